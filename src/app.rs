@@ -1,0 +1,228 @@
+//! One run, start to finish: read the command line, find the schema and the
+//! method, make the call, print. `main.rs` only maps the outcome to an exit
+//! code.
+
+use std::io::{BufReader, Read};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use prost_reflect::{DeserializeOptions, SerializeOptions};
+
+use crate::call::{self, CallOptions};
+use crate::cli::{Cli, ErrorFormat};
+use crate::error::{Error, Result};
+use crate::headers::{self, HeaderArg};
+use crate::input::{self, DataSource};
+use crate::output::{self, Printer};
+use crate::schema::{Schema, files, reflection::Reflection};
+use crate::target::{self, Server};
+use crate::transport::{self, Channel, ConnectOptions, grpc};
+
+/// stdin is read at most once, in order: headers (up to a blank line when
+/// the body follows), then a schema or the body.
+struct Stdin {
+    reader: Option<BufReader<std::io::Stdin>>,
+}
+
+impl Stdin {
+    fn take(&mut self) -> BufReader<std::io::Stdin> {
+        self.reader
+            .take()
+            .unwrap_or_else(|| BufReader::new(std::io::stdin()))
+    }
+
+    fn borrow(&mut self) -> &mut BufReader<std::io::Stdin> {
+        self.reader.get_or_insert_with(|| BufReader::new(std::io::stdin()))
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    cli.validate()?;
+    let target = target::parse(&cli.args, cli.plaintext)?;
+    let mut stdin = Stdin { reader: None };
+
+    let data_from_stdin = cli.data.as_deref() == Some("@-");
+    let call_headers = read_headers(&cli.headers, &mut stdin, data_from_stdin)?;
+    let reflect_headers = read_headers(
+        &cli.reflect_header.iter().filter(|h| h.as_str() != "*").cloned().collect::<Vec<_>>(),
+        &mut stdin,
+        data_from_stdin,
+    )?;
+
+    let files_pool = if cli.schema.is_empty() {
+        None
+    } else {
+        Some(files::load(&cli.schema, stdin.borrow())?)
+    };
+    let listing = cli.list_services || cli.list_methods;
+    let server = match (&target.server, listing) {
+        (Some(server), _) => Some(server.clone()),
+        (None, true) if files_pool.is_some() => None,
+        (None, true) => {
+            return Err(Error::usage(
+                "--list-services/--list-methods need a server URL, or --schema to list offline",
+            ));
+        }
+        (None, false) => {
+            return Err(Error::usage(
+                "no URL given: rpcurl [FLAGS] https://host/package.Service/Method (see --help)",
+            ));
+        }
+    };
+    if !listing && target.method.is_none() {
+        return Err(Error::usage(
+            "no method given: put it in the URL (https://host/package.Service/Method) or after the address (host:port package.Service/Method)",
+        ));
+    }
+
+    // A Host header stands for :authority, as curl and buf curl treat it.
+    let host_header = call_headers
+        .iter()
+        .find(|(n, _)| n == http::header::HOST)
+        .and_then(|(_, v)| v.to_str().ok().map(str::to_string));
+    let connect_options = ConnectOptions {
+        authority: host_header,
+        verbose: cli.verbose > 0,
+    };
+    let user_agent = cli
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| crate::USER_AGENT.to_string());
+
+    let mut lazy = LazyChannel {
+        server,
+        options: connect_options,
+        channel: None,
+    };
+    let reflection = if cli.uses_reflection() && lazy.server.is_some() {
+        let channel = lazy.get().await?;
+        let mut headers = HeaderMap::new();
+        extend_filtered(&mut headers, &call_headers);
+        extend_filtered(&mut headers, &reflect_headers);
+        Some(Reflection::new(channel, headers, cli.reflect_protocol))
+    } else {
+        None
+    };
+    let mut schema = Schema::new(reflection, files_pool, cli.schema.clone());
+
+    let ser_options = SerializeOptions::new()
+        .skip_default_fields(!cli.emit_defaults)
+        .use_proto_field_name(cli.proto_names)
+        .use_enum_numbers(cli.enum_numbers);
+    let out: Box<dyn std::io::Write + Send> = match &cli.output {
+        Some(path) if path != "-" => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| Error::local(format!("cannot create output file {path}: {e}")))?,
+        ),
+        _ => Box::new(std::io::stdout()),
+    };
+    let mut printer = Printer::new(out, ser_options.clone(), cli.compact);
+
+    if listing {
+        let names = if cli.list_services {
+            schema.services().await?
+        } else {
+            schema.methods().await?
+        };
+        for name in names {
+            printer.line(&name)?;
+        }
+        return printer.flush();
+    }
+
+    let method_name = target.method.clone().expect("checked above");
+    let (method, source) = schema.method(&method_name).await?;
+
+    let data = match cli.data.as_deref() {
+        None => DataSource::None,
+        Some("@-") => DataSource::Reader(Box::new(stdin.take()), "stdin".into()),
+        Some(text) => match text.strip_prefix('@') {
+            Some(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?;
+                DataSource::Reader(Box::new(file) as Box<dyn Read + Send>, path.to_string())
+            }
+            None => DataSource::Literal(text.to_string()),
+        },
+    };
+    let de_options = DeserializeOptions::new().deny_unknown_fields(!cli.allow_unknown_fields);
+    let requests = input::read(data, method.input(), de_options);
+
+    let channel = lazy.get().await?;
+    let mut headers = grpc::request_headers(cli.timeout, &user_agent);
+    extend_filtered(&mut headers, &call_headers);
+    let call_options = CallOptions {
+        headers,
+        max_receive: grpc::DEFAULT_MAX_RECEIVE,
+        verbose: cli.verbose,
+    };
+    let result = call::run(&channel, &method, source, requests, &call_options, &mut printer, &mut schema).await;
+    printer.flush()?;
+    match result {
+        Err(Error::Status(status)) => {
+            let value = output::status_json(&status, Some(&mut schema), &ser_options).await;
+            output::print_status(&value, cli.error_format == ErrorFormat::Json, cli.compact);
+            Err(Error::Reported(status.code.exit_code()))
+        }
+        other => other,
+    }
+}
+
+/// The connection is opened on first need: offline listing never dials, and
+/// a call from --schema dials only after its input has been read.
+struct LazyChannel {
+    server: Option<Server>,
+    options: ConnectOptions,
+    channel: Option<Channel>,
+}
+
+impl LazyChannel {
+    async fn get(&mut self) -> Result<Channel> {
+        if let Some(channel) = &self.channel {
+            return Ok(channel.clone());
+        }
+        let server = self
+            .server
+            .as_ref()
+            .ok_or_else(|| Error::usage("no server URL given"))?;
+        let channel = transport::connect(server, &self.options).await?;
+        self.channel = Some(channel.clone());
+        Ok(channel)
+    }
+}
+
+fn read_headers(
+    args: &[String],
+    stdin: &mut Stdin,
+    body_follows_on_stdin: bool,
+) -> Result<Vec<(HeaderName, HeaderValue)>> {
+    let mut out = Vec::new();
+    for arg in args {
+        match headers::classify(arg) {
+            HeaderArg::Literal(line) => out.push(headers::parse_line(line)?),
+            HeaderArg::File(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| Error::local(format!("cannot read headers from {path}: {e}")))?;
+                headers::read_lines(&mut BufReader::new(file), path, false, &mut out)?;
+            }
+            HeaderArg::Stdin => {
+                headers::read_lines(stdin.borrow(), "stdin", body_follows_on_stdin, &mut out)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Adds user headers, leaving out those HTTP/2 forbids or we set ourselves
+/// (Host becomes :authority).
+fn extend_filtered(map: &mut HeaderMap, headers: &[(HeaderName, HeaderValue)]) {
+    for (name, value) in headers {
+        if name == http::header::HOST || name == http::header::CONNECTION {
+            continue;
+        }
+        if name == http::header::USER_AGENT || name == http::header::CONTENT_TYPE {
+            map.insert(name.clone(), value.clone());
+        } else {
+            map.append(name.clone(), value.clone());
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The command line: flags, their help, and checks that need no network.
+//!
+//! Flag names follow buf curl so that its command lines work unchanged, and
+//! grpcurl's capabilities appear under long, descriptive names.
+
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+use crate::error::{Error, Result};
+
+const AFTER_HELP: &str = "\
+Examples:
+  rpcurl --schema api.binpb -d '{\"name\":\"x\"}' http://localhost:8080/pkg.v1.Svc/Method
+  rpcurl -H \"Authorization: Bearer $TOKEN\" https://api.example.com/pkg.v1.Svc/List
+  rpcurl https://api.example.com --list-methods
+  rpcurl --plaintext localhost:8080 pkg.v1.Svc/Method        (grpcurl's form)
+  echo '{\"n\":1}{\"n\":2}' | rpcurl -d @- http://localhost:8080/pkg.v1.Svc/Stream
+
+Exit codes:
+  0         success
+  1         local error: bad input JSON, unknown method, unreadable schema
+  2         usage error: bad flags or arguments
+  64+CODE   the call ended with gRPC status CODE (67 invalid_argument,
+            68 deadline_exceeded, 69 not_found, 76 unimplemented,
+            77 internal, 80 unauthenticated, ...); connection failures
+            are reported as unavailable (78)
+
+Full reference: docs/flags.md";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rpcurl",
+    version,
+    about = "Call any gRPC method by its full name; schema from descriptor sets or server reflection",
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// URL of the method (https://host/pkg.Svc/Method, as buf curl takes it),
+    /// or an address and a method (host:port pkg.Svc/Method, as grpcurl takes
+    /// them). With --list-services/--list-methods the method is left out.
+    #[arg(value_name = "URL | ADDRESS [METHOD]", num_args = 0..=2)]
+    pub args: Vec<String>,
+
+    // ----- schema -----
+    /// Read the schema from a binary FileDescriptorSet (`buf build -o x.binpb`,
+    /// `protoc --descriptor_set_out`); `-` reads it from stdin. Repeatable.
+    /// Turns server reflection off unless --reflect is given.
+    #[arg(long, value_name = "FILE", help_heading = "Schema")]
+    pub schema: Vec<String>,
+
+    /// Use server reflection for the schema (the default without --schema).
+    /// With --schema as well, reflection is consulted first. --reflect=false
+    /// turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", help_heading = "Schema")]
+    pub reflect: Option<bool>,
+
+    /// Header sent only on reflection calls ("Name: value", @FILE, or @-).
+    /// Headers given with -H are sent on reflection calls too.
+    #[arg(long, value_name = "HEADER", help_heading = "Schema")]
+    pub reflect_header: Vec<String>,
+
+    /// Reflection protocol to use; by default grpc-v1 is tried first, then
+    /// grpc-v1alpha if the server does not implement v1.
+    #[arg(long, value_enum, value_name = "PROTOCOL", help_heading = "Schema")]
+    pub reflect_protocol: Option<ReflectProtocol>,
+
+    /// List the services of the server (or of --schema, with no URL), one per
+    /// line, sorted.
+    #[arg(long, help_heading = "Schema", conflicts_with_all = ["list_methods", "data"])]
+    pub list_services: bool,
+
+    /// List every method as package.Service/Method, one per line, sorted.
+    #[arg(long, help_heading = "Schema", conflicts_with = "data")]
+    pub list_methods: bool,
+
+    // ----- request -----
+    /// Request body as JSON: a literal, @FILE, or @- for stdin. A stream of
+    /// JSON values (concatenated or one per line) for streaming methods.
+    /// Without it, an empty message (unary, server stream) or an empty stream.
+    #[arg(short = 'd', long, value_name = "DATA", help_heading = "Request")]
+    pub data: Option<String>,
+
+    /// Request header "Name: value"; @FILE or @- read one per line (# starts a
+    /// comment). Values are never split on commas; names ending in -bin take
+    /// base64 values. Repeatable.
+    #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = "Request")]
+    pub headers: Vec<String>,
+
+    /// User-Agent to send (default rpcurl/VERSION).
+    #[arg(short = 'A', long, value_name = "NAME", help_heading = "Request")]
+    pub user_agent: Option<String>,
+
+    /// Ignore request fields the schema does not know instead of failing.
+    #[arg(long, help_heading = "Request")]
+    pub allow_unknown_fields: bool,
+
+    /// Time limit for the whole run, sent to the server as grpc-timeout:
+    /// seconds (2.5) or a duration (2500ms, 10s, 1m).
+    #[arg(long, visible_alias = "max-time", value_name = "DURATION",
+          value_parser = parse_duration, help_heading = "Request")]
+    pub timeout: Option<Duration>,
+
+    // ----- connection -----
+    /// RPC protocol. Only grpc is available in this version.
+    #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
+    pub protocol: Protocol,
+
+    /// Use HTTP/2 without TLS for http:// URLs (always the case for gRPC;
+    /// accepted for buf curl compatibility).
+    #[arg(long, help_heading = "Connection")]
+    pub http2_prior_knowledge: bool,
+
+    /// With an address (no scheme), connect without TLS (grpcurl's flag).
+    #[arg(long, help_heading = "Connection")]
+    pub plaintext: bool,
+
+    // ----- output -----
+    /// Write responses to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<String>,
+
+    /// Print each response on one line (NDJSON), for pipes.
+    #[arg(long, help_heading = "Output")]
+    pub compact: bool,
+
+    /// Print fields that have their default value.
+    #[arg(long, help_heading = "Output")]
+    pub emit_defaults: bool,
+
+    /// Print proto field names (snake_case) instead of JSON names.
+    #[arg(long, help_heading = "Output")]
+    pub proto_names: bool,
+
+    /// Print enum values as numbers.
+    #[arg(long, help_heading = "Output")]
+    pub enum_numbers: bool,
+
+    /// How a non-OK status is printed on stderr.
+    #[arg(long, value_enum, default_value_t = ErrorFormat::Text, help_heading = "Output")]
+    pub error_format: ErrorFormat,
+
+    /// Print request and response headers and trailers on stderr; secrets
+    /// are redacted.
+    #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    Grpc,
+    Grpcweb,
+    Connect,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReflectProtocol {
+    #[value(name = "grpc-v1")]
+    V1,
+    #[value(name = "grpc-v1alpha")]
+    V1Alpha,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    Text,
+    Json,
+}
+
+/// Parses `2.5` (seconds) or a duration with a unit (`2500ms`, `10s`, `1m`,
+/// `1h`, `1m30s`), as buf's --timeout takes it.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("'{text}' is not a duration: use seconds (2.5) or a unit (500ms, 10s, 1m)");
+    if let Ok(secs) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+impl Cli {
+    /// Checks that clap cannot express; all of them run before any I/O.
+    pub fn validate(&self) -> Result<()> {
+        if self.protocol != Protocol::Grpc {
+            let name = match self.protocol {
+                Protocol::Grpcweb => "grpcweb",
+                _ => "connect",
+            };
+            return Err(Error::usage(format!(
+                "--protocol {name} is not supported yet: this version speaks gRPC only (use --protocol grpc)"
+            )));
+        }
+        if self.schema.iter().filter(|s| s.as_str() == "-").count() > 1 {
+            return Err(Error::usage("--schema - (stdin) can be given only once"));
+        }
+        if self.schema.iter().any(|s| s == "-") && self.data.as_deref() == Some("@-") {
+            return Err(Error::usage(
+                "--schema - and -d @- both read stdin; put one of them in a file",
+            ));
+        }
+        if self.reflect == Some(false) && self.schema.is_empty() && self.wants_server_schema() {
+            return Err(Error::usage(
+                "--reflect=false needs --schema: without reflection the schema must come from a file",
+            ));
+        }
+        if !self.reflect_header.is_empty() && !self.uses_reflection() {
+            return Err(Error::usage(
+                "--reflect-header is only used with reflection (drop --schema or add --reflect)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn wants_server_schema(&self) -> bool {
+        !self.args.is_empty()
+    }
+
+    /// Reflection is on by default, off with --schema unless --reflect.
+    pub fn uses_reflection(&self) -> bool {
+        match self.reflect {
+            Some(explicit) => explicit,
+            None => self.schema.is_empty(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
+        assert_eq!(parse_duration("2500ms").unwrap(), Duration::from_millis(2500));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5parsecs").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,162 @@
+//! Request metadata from `-H`: parsing, files of headers, and which names
+//! are secrets that verbose output must not show.
+
+use std::io::BufRead;
+
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::{Error, Result};
+
+/// One `-H` argument, before files are read: a literal header, or where to
+/// read a list of them from.
+pub enum HeaderArg<'a> {
+    Literal(&'a str),
+    File(&'a str),
+    Stdin,
+}
+
+pub fn classify(arg: &str) -> HeaderArg<'_> {
+    match arg.strip_prefix('@') {
+        Some("-") => HeaderArg::Stdin,
+        Some(path) => HeaderArg::File(path),
+        None => HeaderArg::Literal(arg),
+    }
+}
+
+/// Parses one "Name: value" line. Values are kept whole (never split on
+/// commas); `-bin` values must be base64, as gRPC sends them.
+pub fn parse_line(line: &str) -> Result<(HeaderName, HeaderValue)> {
+    let (name, value) = line.split_once(':').ok_or_else(|| {
+        Error::usage(format!("header '{line}' is not of the form 'Name: value'"))
+    })?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::usage(format!("header '{line}' has no name")));
+    }
+    let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+        .map_err(|_| Error::usage(format!("'{name}' is not a valid header name")))?;
+    let value = value.trim();
+    if name.as_str().ends_with("-bin") {
+        let engine = base64::engine::general_purpose::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        let url_engine = base64::engine::general_purpose::GeneralPurpose::new(
+            &base64::alphabet::URL_SAFE,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        if engine.decode(value).is_err() && url_engine.decode(value).is_err() {
+            return Err(Error::usage(format!(
+                "header {name} is binary (-bin) and its value must be base64"
+            )));
+        }
+    }
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        Error::usage(format!(
+            "header {name} has a value with characters a header cannot carry"
+        ))
+    })?;
+    Ok((name, value))
+}
+
+/// Reads headers one per line; blank lines and `#` comments are skipped. With
+/// `stop_at_blank`, a blank line ends the list (buf curl's convention when
+/// headers and body share stdin: headers, a blank line, then the body).
+pub fn read_lines(
+    reader: &mut dyn BufRead,
+    source: &str,
+    stop_at_blank: bool,
+    out: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<()> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| Error::local(format!("cannot read headers from {source}: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            if stop_at_blank {
+                return Ok(());
+            }
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        out.push(parse_line(trimmed)?);
+    }
+}
+
+/// Whether verbose output must hide this header's value.
+pub fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "cookie" | "set-cookie" | "proxy-authorization"
+    ) || ["token", "secret", "key", "password"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// Inserts headers, keeping repeated names as separate values.
+pub fn extend(map: &mut HeaderMap, headers: &[(HeaderName, HeaderValue)]) {
+    for (name, value) in headers {
+        map.append(name.clone(), value.clone());
+    }
+}
+
+/// Appends every header of `from` to `map`.
+pub fn extend_map(map: &mut HeaderMap, from: &HeaderMap) {
+    for (name, value) in from {
+        map.append(name.clone(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_not_split_and_names_lowercased() {
+        let (n, v) = parse_line("X-List: a, b,c").unwrap();
+        assert_eq!(n.as_str(), "x-list");
+        assert_eq!(v.to_str().unwrap(), "a, b,c");
+        let (_, v) = parse_line("Authorization: Bearer a:b").unwrap();
+        assert_eq!(v.to_str().unwrap(), "Bearer a:b");
+    }
+
+    #[test]
+    fn bin_headers_need_base64() {
+        assert!(parse_line("trace-bin: AAEC").is_ok());
+        assert!(parse_line("trace-bin: AAE").is_ok());
+        assert!(parse_line("trace-bin: not base64!").is_err());
+        assert!(parse_line("nocolon").is_err());
+        assert!(parse_line(": x").is_err());
+    }
+
+    #[test]
+    fn header_files_skip_comments_and_stop_at_blank() {
+        let text = "# auth\nA: 1\n\nB: 2\n";
+        let mut out = Vec::new();
+        read_lines(&mut text.as_bytes(), "test", true, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        let mut out = Vec::new();
+        read_lines(&mut text.as_bytes(), "test", false, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn secrets() {
+        for s in ["Authorization", "cookie", "x-api-key", "X-Auth-Token", "db-password", "client-secret"] {
+            assert!(is_secret(s), "{s}");
+        }
+        assert!(!is_secret("x-request-id"));
+    }
+}

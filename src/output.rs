@@ -1,0 +1,146 @@
+//! What the user sees: response messages on stdout (or -o), and errors and
+//! metadata on stderr.
+
+use std::io::{BufWriter, Write};
+
+use http::HeaderMap;
+use prost_reflect::{DynamicMessage, ReflectMessage, SerializeOptions};
+
+use crate::error::{Error, Result};
+use crate::headers::is_secret;
+use crate::json;
+use crate::schema::Schema;
+use crate::status::Status;
+
+pub struct Printer {
+    out: BufWriter<Box<dyn Write + Send>>,
+    pub options: SerializeOptions,
+    compact: bool,
+}
+
+impl Printer {
+    pub fn new(out: Box<dyn Write + Send>, options: SerializeOptions, compact: bool) -> Printer {
+        Printer {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            options,
+            compact,
+        }
+    }
+
+    /// Writes one message; `fallback` is true when it may hold `Any` values
+    /// of unknown types and must go through the slower path that keeps them.
+    pub fn message(&mut self, msg: &DynamicMessage, fallback: bool) -> Result<()> {
+        if fallback {
+            let value = json::to_value(msg, &self.options)?;
+            return self.value(&value);
+        }
+        let result = if self.compact {
+            let mut ser = serde_json::Serializer::new(&mut self.out);
+            msg.serialize_with_options(&mut ser, &self.options)
+        } else {
+            let mut ser = serde_json::Serializer::pretty(&mut self.out);
+            msg.serialize_with_options(&mut ser, &self.options)
+        };
+        result.map_err(|e| match e.io_error_kind() {
+            Some(kind) => Error::from_output(kind.into(), "the response"),
+            None => Error::local(format!(
+                "cannot print {} as JSON: {e}",
+                msg.descriptor().full_name()
+            )),
+        })?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::from_output(e, "the response"))
+    }
+
+    pub fn value(&mut self, value: &serde_json::Value) -> Result<()> {
+        let result = if self.compact {
+            serde_json::to_writer(&mut self.out, value)
+        } else {
+            serde_json::to_writer_pretty(&mut self.out, value)
+        };
+        result.map_err(|e| Error::from_output(std::io::Error::from(e), "the response"))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::from_output(e, "the response"))
+    }
+
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|_| self.out.write_all(b"\n"))
+            .map_err(|e| Error::from_output(e, "the output"))
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| Error::from_output(e, "the output"))
+    }
+}
+
+/// A non-OK status with its details decoded, as JSON.
+pub async fn status_json(status: &Status, schema: Option<&mut Schema>, options: &SerializeOptions) -> serde_json::Value {
+    let mut details = Vec::new();
+    let mut schema = schema;
+    for any in &status.details {
+        let name = any.type_url.rsplit('/').next().unwrap_or(&any.type_url).to_string();
+        let desc = match schema.as_deref_mut() {
+            Some(schema) => {
+                if schema.message(&name).is_none() {
+                    let _ = schema.ensure_types(crate::schema::Source::Reflection, std::slice::from_ref(&name)).await;
+                }
+                schema.message(&name)
+            }
+            None => crate::schema::pool::base().get_message_by_name(&name),
+        };
+        details.push(json::any_to_value(any, desc, options));
+    }
+    let mut obj = serde_json::Map::new();
+    obj.insert("code".into(), status.code.name().into());
+    obj.insert("message".into(), status.message.clone().into());
+    if !details.is_empty() {
+        obj.insert("details".into(), details.into());
+    }
+    serde_json::Value::Object(obj)
+}
+
+/// Prints a non-OK status on stderr: one line with code and message, then
+/// each detail as one line of JSON; or everything as one JSON object.
+pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    if as_json {
+        let text = if compact {
+            serde_json::to_string(value)
+        } else {
+            serde_json::to_string_pretty(value)
+        };
+        let _ = writeln!(err, "{}", text.unwrap_or_default());
+        return;
+    }
+    let code = value["code"].as_str().unwrap_or("unknown");
+    let message = value["message"].as_str().unwrap_or("");
+    if message.is_empty() {
+        let _ = writeln!(err, "error: {code}");
+    } else {
+        let _ = writeln!(err, "error: {code}: {message}");
+    }
+    if let Some(details) = value["details"].as_array() {
+        for detail in details {
+            let _ = writeln!(err, "  detail: {}", serde_json::to_string(detail).unwrap_or_default());
+        }
+    }
+}
+
+/// Writes headers for -v, with secrets hidden.
+pub fn print_headers(prefix: &str, headers: &HeaderMap) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for (name, value) in headers {
+        let shown = if is_secret(name.as_str()) {
+            "<redacted>".to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        let _ = writeln!(err, "{prefix} {}: {shown}", name.as_str());
+    }
+}

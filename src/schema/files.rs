@@ -1,0 +1,90 @@
+//! Schemas from files: binary FileDescriptorSets, as `buf build -o x.binpb`
+//! and `protoc --descriptor_set_out` write them.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use prost::Message as _;
+use prost_reflect::DescriptorPool;
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
+
+use super::pool;
+use crate::error::{Error, Result};
+
+/// Reads every `--schema` argument into one pool. The same file may appear
+/// in several sets (a shared import); two different files of the same name
+/// are a conflict the user must resolve.
+pub fn load(paths: &[String], stdin: &mut dyn Read) -> Result<DescriptorPool> {
+    let mut files: Vec<FileDescriptorProto> = Vec::new();
+    let mut origin_of: HashMap<String, (usize, String)> = HashMap::new();
+    for path in paths {
+        let label = if path == "-" { "stdin".to_string() } else { path.clone() };
+        let bytes = read(path, &label, stdin)?;
+        let set = decode(&bytes, &label)?;
+        for file in set.file {
+            let name = file.name().to_string();
+            match origin_of.get(&name) {
+                Some((index, first)) => {
+                    if files[*index] != file {
+                        return Err(Error::local(format!(
+                            "conflicting schemas: '{name}' differs between {first} and {label}"
+                        )));
+                    }
+                }
+                None => {
+                    origin_of.insert(name, (files.len(), label.clone()));
+                    files.push(file);
+                }
+            }
+        }
+    }
+    let mut pool = pool::base();
+    let origin = paths.join(", ");
+    pool::add_files(&mut pool, files, &format!("schema {origin}"), &|dep, importer| {
+        format!(
+            "schema {origin}: '{importer}' imports '{dep}', which is not in the schema (build the set with its imports: `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`)"
+        )
+    })?;
+    Ok(pool)
+}
+
+fn read(path: &str, label: &str, stdin: &mut dyn Read) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let result = if path == "-" {
+        stdin.read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+    };
+    result.map_err(|e| Error::local(format!("cannot read schema {label}: {e}")))?;
+    Ok(bytes)
+}
+
+/// Decodes a FileDescriptorSet, telling apart the usual wrong inputs.
+pub fn decode(bytes: &[u8], label: &str) -> Result<FileDescriptorSet> {
+    if bytes.is_empty() {
+        return Err(Error::local(format!("schema {label} is empty")));
+    }
+    let looks_textual = bytes.iter().take(512).all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    let set = FileDescriptorSet::decode(bytes).map_err(|e| {
+        if looks_textual {
+            Error::local(format!(
+                "schema {label} is text, not a binary FileDescriptorSet; .proto sources are not supported yet: build a set with `buf build -o FILE.binpb` or `protoc --include_imports --descriptor_set_out=FILE.binpb`"
+            ))
+        } else {
+            Error::local(format!(
+                "schema {label} is not a binary FileDescriptorSet (truncated or another format): {e}"
+            ))
+        }
+    })?;
+    if set.file.is_empty() {
+        return Err(Error::local(format!("schema {label} holds no files")));
+    }
+    for file in &set.file {
+        if file.name.as_deref().unwrap_or("").is_empty() {
+            return Err(Error::local(format!(
+                "schema {label} is not a FileDescriptorSet: a file in it has no name"
+            )));
+        }
+    }
+    Ok(set)
+}

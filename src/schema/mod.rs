@@ -1,0 +1,254 @@
+//! Where schemas come from, and finding methods and types in them.
+//!
+//! A run has up to two sources: server reflection and the `--schema` files
+//! (merged into one pool). Lookups consult reflection first, then the files.
+//! Each source keeps its own pool, because a message can only refer to types
+//! of the pool it came from; when a type is missing from one pool but known
+//! to the other, its file is copied across.
+
+pub mod files;
+pub mod pool;
+pub mod reflection;
+
+use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
+
+use crate::error::{Error, Result};
+use crate::target::MethodName;
+use reflection::Reflection;
+
+/// Which pool a descriptor came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Reflection,
+    Files,
+}
+
+pub struct Schema {
+    reflection: Option<Reflection>,
+    files: Option<DescriptorPool>,
+    file_names: Vec<String>,
+}
+
+impl Schema {
+    pub fn new(reflection: Option<Reflection>, files: Option<DescriptorPool>, file_names: Vec<String>) -> Schema {
+        Schema {
+            reflection,
+            files,
+            file_names,
+        }
+    }
+
+    pub fn pool(&self, source: Source) -> Option<&DescriptorPool> {
+        match source {
+            Source::Reflection => self.reflection.as_ref().map(|r| r.pool()),
+            Source::Files => self.files.as_ref(),
+        }
+    }
+
+    fn describe_sources(&self) -> String {
+        match (&self.reflection, self.file_names.is_empty()) {
+            (Some(_), true) => "server reflection".to_string(),
+            (Some(_), false) => format!("server reflection or {}", self.file_names.join(", ")),
+            (None, _) => self.file_names.join(", "),
+        }
+    }
+
+    /// Finds a method, reflection first, then the files.
+    pub async fn method(&mut self, name: &MethodName) -> Result<(MethodDescriptor, Source)> {
+        if let Some(reflection) = self.reflection.as_mut() {
+            if reflection.ensure_symbol(&name.service).await? {
+                if let Some(found) = find_method(reflection.pool(), name)? {
+                    return Ok((found, Source::Reflection));
+                }
+            }
+        }
+        if let Some(pool) = &self.files {
+            if let Some(found) = find_method(pool, name)? {
+                return Ok((found, Source::Files));
+            }
+        }
+        Err(self.not_found(name).await)
+    }
+
+    /// Explains a method that no source has, with the closest names.
+    async fn not_found(&mut self, name: &MethodName) -> Error {
+        let sources = self.describe_sources();
+        // A message or enum named where a service or method was expected.
+        for pool in self.pools() {
+            let full = name.full_name();
+            for candidate in [&name.service, &full] {
+                if pool.get_message_by_name(candidate).is_some() {
+                    return Error::local(format!(
+                        "'{candidate}' is a message type, not a service or method; give package.Service/Method"
+                    ));
+                }
+            }
+        }
+        let services = self.services().await.unwrap_or_default();
+        if services.iter().any(|s| s == &name.service) {
+            let methods: Vec<String> = self
+                .pools()
+                .iter()
+                .filter_map(|p| p.get_service_by_name(&name.service))
+                .flat_map(|s| s.methods().map(|m| m.name().to_string()).collect::<Vec<_>>())
+                .collect();
+            return Error::local(format!(
+                "service {} has no method '{}'{}; its methods: {}",
+                name.service,
+                name.method,
+                suggest(&name.method, &methods),
+                methods.join(", ")
+            ));
+        }
+        Error::local(format!(
+            "service '{}' not found in {sources}{}; list services with --list-services",
+            name.service,
+            suggest(&name.service, &services)
+        ))
+    }
+
+    fn pools(&self) -> Vec<&DescriptorPool> {
+        let mut pools = Vec::new();
+        if let Some(r) = &self.reflection {
+            pools.push(r.pool());
+        }
+        if let Some(f) = &self.files {
+            pools.push(f);
+        }
+        pools
+    }
+
+    /// Every service of every source, sorted and without repeats.
+    pub async fn services(&mut self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        if let Some(reflection) = self.reflection.as_mut() {
+            names.extend(reflection.list_services().await?);
+        }
+        if let Some(pool) = &self.files {
+            names.extend(pool.services().map(|s| s.full_name().to_string()));
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Every method as package.Service/Method, sorted.
+    pub async fn methods(&mut self) -> Result<Vec<String>> {
+        let services = self.services().await?;
+        let mut out = Vec::new();
+        for service in services {
+            if let Some(reflection) = self.reflection.as_mut() {
+                if reflection.ensure_symbol(&service).await? {
+                    if let Some(s) = reflection.pool().get_service_by_name(&service) {
+                        out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
+                        continue;
+                    }
+                }
+            }
+            if let Some(s) = self.files.as_ref().and_then(|p| p.get_service_by_name(&service)) {
+                out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Makes message types available in the pool of `source`, for `Any`
+    /// values and error details met while printing. Returns the grown pool
+    /// when anything was added. Failures only mean the type stays unknown,
+    /// so they are not errors.
+    pub async fn ensure_types(&mut self, source: Source, names: &[String]) -> Option<DescriptorPool> {
+        let mut grew = false;
+        for name in names {
+            if self.pool(source).is_some_and(|p| p.get_message_by_name(name).is_some()) {
+                continue;
+            }
+            if let Some(reflection) = self.reflection.as_mut() {
+                let _ = reflection.ensure_symbol(name).await;
+            }
+            let reflected = self.reflection.as_ref().map(|r| r.pool().clone());
+            let candidates = [reflected.as_ref(), self.files.as_ref()];
+            let Some(from) = candidates
+                .into_iter()
+                .flatten()
+                .find(|p| p.get_message_by_name(name).is_some())
+                .cloned()
+            else {
+                continue;
+            };
+            let target = match source {
+                Source::Reflection => self.reflection.as_mut().map(|r| r.pool_mut()),
+                Source::Files => self.files.as_mut(),
+            };
+            if let Some(target) = target {
+                if target.get_message_by_name(name).is_none() {
+                    if let Some(message) = from.get_message_by_name(name) {
+                        if copy_file(&from, target, message.parent_file().name()).is_ok() {
+                            grew = true;
+                        }
+                    }
+                } else {
+                    grew = true;
+                }
+            }
+        }
+        if grew { self.pool(source).cloned() } else { None }
+    }
+
+    /// A message type by full name, from any source.
+    pub fn message(&self, name: &str) -> Option<MessageDescriptor> {
+        self.pools()
+            .into_iter()
+            .find_map(|p| p.get_message_by_name(name))
+            .or_else(|| pool::base().get_message_by_name(name))
+    }
+}
+
+fn find_method(pool: &DescriptorPool, name: &MethodName) -> Result<Option<MethodDescriptor>> {
+    Ok(pool
+        .get_service_by_name(&name.service)
+        .and_then(|s| s.methods().find(|m| m.name() == name.method)))
+}
+
+/// Copies a file and whatever it imports from one pool to another.
+fn copy_file(from: &DescriptorPool, to: &mut DescriptorPool, name: &str) -> Result<()> {
+    let mut files = Vec::new();
+    let mut stack = vec![name.to_string()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(file_name) = stack.pop() {
+        if !seen.insert(file_name.clone()) || to.get_file_by_name(&file_name).is_some() {
+            continue;
+        }
+        let Some(file) = from.get_file_by_name(&file_name) else {
+            continue;
+        };
+        let proto = file.file_descriptor_proto().clone();
+        stack.extend(proto.dependency.iter().cloned());
+        files.push(proto);
+    }
+    pool::add_files(to, files, "schema", &|dep, importer| {
+        format!("'{importer}' imports '{dep}', which no schema provides")
+    })
+}
+
+/// " (did you mean 'x'?)" for the closest of `candidates`, or nothing.
+pub fn suggest(wanted: &str, candidates: &[String]) -> String {
+    let wanted_lower = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(f64, &String)> = candidates
+        .iter()
+        .map(|c| {
+            let c_lower = c.to_ascii_lowercase();
+            let last = c_lower.rsplit('.').next().unwrap_or(&c_lower);
+            let score = strsim::jaro_winkler(&wanted_lower, &c_lower)
+                .max(strsim::jaro_winkler(&wanted_lower, last));
+            (score, c)
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match scored.first() {
+        Some((_, best)) => format!(" (did you mean '{best}'?)"),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,166 @@
+//! Building descriptor pools safely: the types every pool starts with, adding
+//! files in dependency order, and refusing what prost-reflect cannot read.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+use prost::Message as _;
+use prost_reflect::DescriptorPool;
+use prost_types::{
+    DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
+    field_descriptor_proto::{Label, Type},
+};
+
+use crate::error::{Error, Result};
+
+/// google.rpc Status, Code and error details, compiled from
+/// `descriptors/builtin/` (see its README): error details decode even when
+/// the user's schema lacks them.
+static BUILTIN: &[u8] = include_bytes!("../../descriptors/builtin.binpb");
+
+/// Name of the placeholder type printed in place of an `Any` whose type no
+/// schema knows (see `json::opaque`).
+pub const OPAQUE_ANY: &str = "rpcurl.internal.OpaqueAny";
+const OPAQUE_FILE: &str = "rpcurl/internal/opaque_any.proto";
+
+/// The pool every schema starts from: well-known types (prost-reflect's
+/// global pool), google.rpc, and the opaque-Any placeholder.
+pub fn base() -> DescriptorPool {
+    static BASE: OnceLock<DescriptorPool> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut pool = DescriptorPool::global();
+        // Both inputs are fixed at build time and tested, so failure here is
+        // a bug in rpcurl, not in the user's input.
+        let builtin = FileDescriptorSet::decode(BUILTIN).expect("built-in descriptors decode");
+        pool.add_file_descriptor_protos(builtin.file)
+            .expect("built-in descriptors are valid");
+        pool.add_file_descriptor_proto(opaque_file())
+            .expect("opaque Any descriptor is valid");
+        pool
+    })
+    .clone()
+}
+
+fn opaque_file() -> FileDescriptorProto {
+    let field = |name: &str, number: i32, ty: Type| FieldDescriptorProto {
+        name: Some(name.into()),
+        number: Some(number),
+        label: Some(Label::Optional as i32),
+        r#type: Some(ty as i32),
+        json_name: Some(
+            if name == "type_url" { "typeUrl" } else { name }.into(),
+        ),
+        ..Default::default()
+    };
+    FileDescriptorProto {
+        name: Some(OPAQUE_FILE.into()),
+        package: Some("rpcurl.internal".into()),
+        message_type: vec![DescriptorProto {
+            name: Some("OpaqueAny".into()),
+            field: vec![field("type_url", 1, Type::String), field("value", 2, Type::Bytes)],
+            ..Default::default()
+        }],
+        syntax: Some("proto3".into()),
+        ..Default::default()
+    }
+}
+
+/// Refuses files prost-reflect cannot represent. It panics on Editions
+/// descriptors (0.16), so they must never reach it.
+pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
+    if file.syntax.as_deref() == Some("editions") {
+        return Err(Error::local(format!(
+            "{origin}: file '{}' uses Protobuf Editions, which rpcurl cannot read yet (proto2 and proto3 only)",
+            file.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Adds `files` to `pool` in dependency order. Files whose names the pool
+/// already holds are skipped (the well-known types and google.rpc arrive in
+/// most sets too). `missing` explains an import that is nowhere to be found.
+pub fn add_files(
+    pool: &mut DescriptorPool,
+    files: Vec<FileDescriptorProto>,
+    origin: &str,
+    missing: &dyn Fn(&str, &str) -> String,
+) -> Result<()> {
+    let mut pending: HashMap<String, FileDescriptorProto> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for file in files {
+        let name = file.name().to_string();
+        if pool.get_file_by_name(&name).is_some() || pending.contains_key(&name) {
+            continue;
+        }
+        check_supported(&file, origin)?;
+        order.push(name.clone());
+        pending.insert(name, file);
+    }
+    let mut sorted = Vec::with_capacity(pending.len());
+    let mut done: HashSet<String> = HashSet::new();
+    let mut visiting: HashSet<String> = HashSet::new();
+    for name in &order {
+        visit(name, &pending, pool, &mut done, &mut visiting, &mut sorted, missing)?;
+    }
+    let batch: Vec<FileDescriptorProto> = sorted
+        .into_iter()
+        .filter_map(|name| pending.remove(&name))
+        .collect();
+    if batch.is_empty() {
+        return Ok(());
+    }
+    add_guarded(pool, batch, origin)
+}
+
+fn visit(
+    name: &str,
+    pending: &HashMap<String, FileDescriptorProto>,
+    pool: &DescriptorPool,
+    done: &mut HashSet<String>,
+    visiting: &mut HashSet<String>,
+    sorted: &mut Vec<String>,
+    missing: &dyn Fn(&str, &str) -> String,
+) -> Result<()> {
+    if done.contains(name) {
+        return Ok(());
+    }
+    if !visiting.insert(name.to_string()) {
+        return Err(Error::local(format!("import cycle through '{name}'")));
+    }
+    let file = &pending[name];
+    for dep in &file.dependency {
+        if pending.contains_key(dep) {
+            visit(dep, pending, pool, done, visiting, sorted, missing)?;
+        } else if pool.get_file_by_name(dep).is_none() {
+            return Err(Error::local(missing(dep, name)));
+        }
+    }
+    visiting.remove(name);
+    done.insert(name.to_string());
+    sorted.push(name.to_string());
+    Ok(())
+}
+
+/// prost-reflect validates what it adds; a panic inside it (a descriptor it
+/// does not expect) becomes an error naming the source, never a crash.
+fn add_guarded(pool: &mut DescriptorPool, batch: Vec<FileDescriptorProto>, origin: &str) -> Result<()> {
+    let mut candidate = pool.clone();
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        candidate.add_file_descriptor_protos(batch)
+    }));
+    std::panic::set_hook(previous_hook);
+    match result {
+        Ok(Ok(())) => {
+            *pool = candidate;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Error::local(format!("{origin}: invalid descriptor: {e}"))),
+        Err(_) => Err(Error::local(format!(
+            "{origin}: a descriptor in it cannot be read (the descriptor library failed on it)"
+        ))),
+    }
+}

@@ -1,0 +1,280 @@
+//! Where a call goes: the server address and the method name, from either
+//! command-line form.
+//!
+//! buf curl takes one URL whose last two path segments name the method
+//! (`https://host/pkg.v1.Svc/Method`, with an optional path prefix before
+//! them); grpcurl takes an address and a method (`host:443 pkg.v1.Svc/Method`
+//! or `pkg.v1.Svc.Method`), and means TLS unless `--plaintext`.
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path prefix before `/pkg.Svc/Method` (no trailing slash), as buf curl
+    /// allows for servers mounted under a path.
+    pub base_path: String,
+}
+
+impl Server {
+    /// `host:port` as it goes in `:authority` (IPv6 literals bracketed; the
+    /// default port of the scheme left out, as browsers and grpc-go do).
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default_port = if self.tls { 443 } else { 80 };
+        if self.port == default_port {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+}
+
+/// A method named by service and method name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodName {
+    pub service: String,
+    pub method: String,
+}
+
+impl MethodName {
+    /// Parses `pkg.Svc/Method`, `/pkg.Svc/Method` or `pkg.Svc.Method`.
+    pub fn parse(text: &str) -> Result<MethodName> {
+        let trimmed = text.trim_start_matches('/');
+        let (service, method) = match trimmed.rsplit_once('/') {
+            Some((s, m)) => (s, m),
+            None => trimmed.rsplit_once('.').ok_or_else(|| {
+                Error::usage(format!(
+                    "'{text}' is not a method name: expected package.Service/Method or package.Service.Method"
+                ))
+            })?,
+        };
+        if service.is_empty() || method.is_empty() || service.contains('/') {
+            return Err(Error::usage(format!(
+                "'{text}' is not a method name: expected package.Service/Method or package.Service.Method"
+            )));
+        }
+        Ok(MethodName {
+            service: service.to_string(),
+            method: method.to_string(),
+        })
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{}.{}", self.service, self.method)
+    }
+}
+
+/// The positional arguments, understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub server: Option<Server>,
+    pub method: Option<MethodName>,
+}
+
+/// Reads the positional arguments: `URL`, `ADDRESS METHOD`, `ADDRESS`, or
+/// nothing (offline listing from `--schema`). `plaintext` is grpcurl's flag
+/// and only matters for scheme-less addresses.
+pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
+    match args {
+        [] => Ok(Target {
+            server: None,
+            method: None,
+        }),
+        [one] => {
+            if one.contains("://") {
+                parse_url(one)
+            } else {
+                Ok(Target {
+                    server: Some(parse_address(one, plaintext)?),
+                    method: None,
+                })
+            }
+        }
+        [address, method] => {
+            let mut target = if address.contains("://") {
+                parse_url(address)?
+            } else {
+                Target {
+                    server: Some(parse_address(address, plaintext)?),
+                    method: None,
+                }
+            };
+            if target.method.is_some() {
+                return Err(Error::usage(format!(
+                    "the URL '{address}' already names a method; give either a URL with the method or an address and a method"
+                )));
+            }
+            target.method = Some(MethodName::parse(method)?);
+            Ok(target)
+        }
+        _ => Err(Error::usage(
+            "too many arguments: expected a URL, or an address and a method",
+        )),
+    }
+}
+
+fn parse_url(url: &str) -> Result<Target> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "https" => true,
+        "http" => false,
+        other => {
+            return Err(Error::usage(format!(
+                "unsupported URL scheme '{other}' in '{url}': use http:// or https://"
+            )));
+        }
+    };
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if path.contains('?') || path.contains('#') {
+        return Err(Error::usage(format!(
+            "the URL '{url}' has a query or fragment; a method URL is https://host/package.Service/Method"
+        )));
+    }
+    let (host, port) = split_host_port(hostport, if tls { 443 } else { 80 }, url)?;
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // The last two segments are the method when the next-to-last looks like
+    // a qualified service name; otherwise the whole path is a prefix (for
+    // --list-services against a server mounted under a path).
+    let (base, method) = if segments.len() >= 2 && segments[segments.len() - 2].contains('.') {
+        let n = segments.len();
+        (
+            &segments[..n - 2],
+            Some(MethodName {
+                service: segments[n - 2].to_string(),
+                method: segments[n - 1].to_string(),
+            }),
+        )
+    } else {
+        (&segments[..], None)
+    };
+    let base_path = base.iter().map(|s| format!("/{s}")).collect::<String>();
+    Ok(Target {
+        server: Some(Server {
+            tls,
+            host,
+            port,
+            base_path,
+        }),
+        method,
+    })
+}
+
+fn parse_address(address: &str, plaintext: bool) -> Result<Server> {
+    if address.contains('/') {
+        return Err(Error::usage(format!(
+            "'{address}' is not an address: use host:port, or a URL such as https://{address}"
+        )));
+    }
+    let tls = !plaintext;
+    let (host, port) = split_host_port(address, if tls { 443 } else { 80 }, address)?;
+    Ok(Server {
+        tls,
+        host,
+        port,
+        base_path: String::new(),
+    })
+}
+
+fn split_host_port(hostport: &str, default_port: u16, whole: &str) -> Result<(String, u16)> {
+    let bad = || Error::usage(format!("cannot read host and port from '{whole}'"));
+    if hostport.contains('@') {
+        return Err(Error::usage(format!(
+            "'{whole}' has user info; give credentials with -u/--user or -H instead"
+        )));
+    }
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(bad()),
+        };
+        (host.to_string(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
+            Some(_) => return Err(bad()),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().map_err(|_| {
+            Error::usage(format!("invalid port '{p}' in '{whole}'"))
+        })?,
+        None => default_port,
+    };
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn buf_url_with_method_and_prefix() {
+        let t = parse(&args(&["https://api.example.com/v2/pkg.v1.Svc/List"]), false).unwrap();
+        let server = t.server.unwrap();
+        assert!(server.tls);
+        assert_eq!(server.port, 443);
+        assert_eq!(server.base_path, "/v2");
+        assert_eq!(server.authority(), "api.example.com");
+        assert_eq!(t.method.unwrap().full_name(), "pkg.v1.Svc.List");
+    }
+
+    #[test]
+    fn url_without_method_is_for_listing() {
+        let t = parse(&args(&["http://127.0.0.1:8080"]), false).unwrap();
+        assert_eq!(t.method, None);
+        let server = t.server.unwrap();
+        assert!(!server.tls);
+        assert_eq!(server.authority(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn grpcurl_forms() {
+        let t = parse(&args(&["localhost:8080", "pkg.v1.Svc.Method"]), false).unwrap();
+        assert!(t.server.as_ref().unwrap().tls);
+        assert_eq!(t.method.unwrap().method, "Method");
+        let t = parse(&args(&["localhost:8080", "pkg.v1.Svc/Method"]), true).unwrap();
+        assert!(!t.server.unwrap().tls);
+        let t = parse(&args(&["[::1]:9000", "a.B/C"]), true).unwrap();
+        assert_eq!(t.server.unwrap().authority(), "[::1]:9000");
+    }
+
+    #[test]
+    fn bad_forms_are_usage_errors() {
+        for bad in [
+            vec!["ftp://x/a.B/C"],
+            vec!["localhost:99999", "a.B/C"],
+            vec!["localhost:1", "nomethod"],
+            vec!["a", "b", "c"],
+            vec!["https://x/a.B/C", "a.B/C"],
+        ] {
+            assert!(
+                matches!(parse(&args(&bad), false), Err(Error::Usage(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}
