@@ -31,7 +31,8 @@ impl Stdin {
     }
 
     fn borrow(&mut self) -> &mut BufReader<std::io::Stdin> {
-        self.reader.get_or_insert_with(|| BufReader::new(std::io::stdin()))
+        self.reader
+            .get_or_insert_with(|| BufReader::new(std::io::stdin()))
     }
 }
 
@@ -43,7 +44,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     let data_from_stdin = cli.data.as_deref() == Some("@-");
     let call_headers = read_headers(&cli.headers, &mut stdin, data_from_stdin)?;
     let reflect_headers = read_headers(
-        &cli.reflect_header.iter().filter(|h| h.as_str() != "*").cloned().collect::<Vec<_>>(),
+        &cli.reflect_header
+            .iter()
+            .filter(|h| h.as_str() != "*")
+            .cloned()
+            .collect::<Vec<_>>(),
         &mut stdin,
         data_from_stdin,
     )?;
@@ -130,7 +135,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 
     let method_name = target.method.clone().expect("checked above");
-    let (method, source) = schema.method(&method_name).await?;
+    let resolved = schema.method(&method_name).await?;
+    let method = resolved.method.clone();
 
     let data = match cli.data.as_deref() {
         None => DataSource::None,
@@ -145,7 +151,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         },
     };
     let de_options = DeserializeOptions::new().deny_unknown_fields(!cli.allow_unknown_fields);
-    let requests = input::read(data, method.input(), de_options);
+    let mut requests = input::read(data, method.input(), de_options);
+    let first = call::single_request(&method, &mut requests).await?;
 
     let channel = lazy.get().await?;
     let mut headers = grpc::request_headers(cli.timeout, &user_agent);
@@ -155,7 +162,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         max_receive: grpc::DEFAULT_MAX_RECEIVE,
         verbose: cli.verbose,
     };
-    let result = call::run(&channel, &method, source, requests, &call_options, &mut printer, &mut schema).await;
+    let result = call::run(
+        &channel,
+        &resolved,
+        first,
+        requests,
+        &call_options,
+        &mut printer,
+        &mut schema,
+    )
+    .await;
     printer.flush()?;
     match result {
         Err(Error::Status(status)) => {

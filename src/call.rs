@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::input::{self, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::{self, Printer};
-use crate::schema::{Schema, Source};
+use crate::schema::{Resolved, Schema};
 use crate::status::Code;
 use crate::transport::{Channel, grpc};
 
@@ -19,29 +19,36 @@ pub struct CallOptions {
     pub verbose: u8,
 }
 
+/// For unary and server-streaming methods, the one request message, read
+/// whole before connecting so that bad input never reaches the network.
+pub async fn single_request(
+    method: &MethodDescriptor,
+    requests: &mut Requests,
+) -> Result<Option<DynamicMessage>> {
+    if method.is_client_streaming() {
+        return Ok(None);
+    }
+    let display = format!("{}/{}", method.parent_service().full_name(), method.name());
+    input::single(requests, &method.input(), &display)
+        .await
+        .map(Some)
+}
+
 /// Runs the call and prints its responses. A non-OK status comes back as
 /// `Error::Status`; messages printed before it stay printed.
 pub async fn run(
     channel: &Channel,
-    method: &MethodDescriptor,
-    source: Source,
+    resolved: &Resolved,
+    first: Option<DynamicMessage>,
     mut requests: Requests,
     options: &CallOptions,
     printer: &mut Printer,
     schema: &mut Schema,
 ) -> Result<()> {
+    let method = &resolved.method;
+    let source = resolved.source;
     let service = method.parent_service();
     let path = format!("/{}/{}", service.full_name(), method.name());
-    let display = format!("{}/{}", service.full_name(), method.name());
-    let input_desc = method.input();
-
-    // Unary input is read whole before anything is sent, so that bad input
-    // never reaches the server.
-    let first = if method.is_client_streaming() {
-        None
-    } else {
-        Some(input::single(&mut requests, &input_desc, &display).await?)
-    };
 
     if options.verbose > 0 {
         eprintln!("> POST {}{}", channel.server().base_path, path);
@@ -53,7 +60,11 @@ pub async fn run(
     match first {
         Some(message) => {
             if verbose_bodies {
-                eprintln!("> {}", serde_json::to_string(&json::to_value(&message, &Default::default())?).unwrap_or_default());
+                eprintln!(
+                    "> {}",
+                    serde_json::to_string(&json::to_value(&message, &Default::default())?)
+                        .unwrap_or_default()
+                );
             }
             tokio::spawn(async move {
                 sender.send(grpc::frame(&message)).await;
@@ -65,10 +76,10 @@ pub async fn run(
                 while let Some(item) = requests.next().await {
                     match item {
                         Ok(message) => {
-                            if verbose_bodies {
-                                if let Ok(v) = json::to_value(&message, &Default::default()) {
-                                    eprintln!("> {v}");
-                                }
+                            if verbose_bodies
+                                && let Ok(v) = json::to_value(&message, &Default::default())
+                            {
+                                eprintln!("> {v}");
                             }
                             if !sender.send(grpc::frame(&message)).await {
                                 return;
@@ -103,30 +114,37 @@ pub async fn run(
             },
             next = response.message() => next,
         };
-        if options.verbose > 0 && !printed_headers {
-            if let Some(headers) = response.headers() {
-                eprintln!("<");
-                output::print_headers("<", headers);
-                printed_headers = true;
-            }
+        if options.verbose > 0
+            && !printed_headers
+            && let Some(headers) = response.headers()
+        {
+            eprintln!("<");
+            output::print_headers("<", headers);
+            printed_headers = true;
         }
         match next {
             Ok(Some(bytes)) => {
                 count += 1;
                 let mut message = DynamicMessage::decode(output_desc.clone(), bytes.clone())
-                    .map_err(|e| Error::status(Code::Internal, format!(
-                        "response {count} does not decode as {}: {e}", output_desc.full_name()
-                    )))?;
+                    .map_err(|e| {
+                        Error::status(
+                            Code::Internal,
+                            format!(
+                                "response {count} does not decode as {}: {e}",
+                                output_desc.full_name()
+                            ),
+                        )
+                    })?;
                 let mut fallback = false;
                 if may_hold_any {
                     let unknown = json::unknown_any_types(&message);
                     if !unknown.is_empty() {
-                        if let Some(pool) = schema.ensure_types(source, &unknown).await {
-                            if let Some(desc) = pool.get_message_by_name(output_desc.full_name()) {
-                                output_desc = desc;
-                                if let Ok(m) = DynamicMessage::decode(output_desc.clone(), bytes) {
-                                    message = m;
-                                }
+                        if let Some(pool) = schema.ensure_types(source, &unknown).await
+                            && let Some(desc) = pool.get_message_by_name(output_desc.full_name())
+                        {
+                            output_desc = desc;
+                            if let Ok(m) = DynamicMessage::decode(output_desc.clone(), bytes) {
+                                message = m;
                             }
                         }
                         fallback = true;

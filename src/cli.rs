@@ -86,7 +86,12 @@ pub struct Cli {
     /// Request header "Name: value"; @FILE or @- read one per line (# starts a
     /// comment). Values are never split on commas; names ending in -bin take
     /// base64 values. Repeatable.
-    #[arg(short = 'H', long = "header", value_name = "HEADER", help_heading = "Request")]
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "HEADER",
+        help_heading = "Request"
+    )]
     pub headers: Vec<String>,
 
     /// User-Agent to send (default rpcurl/VERSION).
@@ -173,7 +178,8 @@ pub enum ErrorFormat {
 /// `1h`, `1m30s`), as buf's --timeout takes it.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
-    let bad = || format!("'{text}' is not a duration: use seconds (2.5) or a unit (500ms, 10s, 1m)");
+    let bad =
+        || format!("'{text}' is not a duration: use seconds (2.5) or a unit (500ms, 10s, 1m)");
     if let Ok(secs) = text.parse::<f64>() {
         return Duration::try_from_secs_f64(secs).map_err(|_| bad());
     }
@@ -259,7 +265,10 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
-        assert_eq!(parse_duration("2500ms").unwrap(), Duration::from_millis(2500));
+        assert_eq!(
+            parse_duration("2500ms").unwrap(),
+            Duration::from_millis(2500)
+        );
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
         assert!(parse_duration("ten").is_err());

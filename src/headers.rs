@@ -27,9 +27,9 @@ pub fn classify(arg: &str) -> HeaderArg<'_> {
 /// Parses one "Name: value" line. Values are kept whole (never split on
 /// commas); `-bin` values must be base64, as gRPC sends them.
 pub fn parse_line(line: &str) -> Result<(HeaderName, HeaderValue)> {
-    let (name, value) = line.split_once(':').ok_or_else(|| {
-        Error::usage(format!("header '{line}' is not of the form 'Name: value'"))
-    })?;
+    let (name, value) = line
+        .split_once(':')
+        .ok_or_else(|| Error::usage(format!("header '{line}' is not of the form 'Name: value'")))?;
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::usage(format!("header '{line}' has no name")));
@@ -154,7 +154,14 @@ mod tests {
 
     #[test]
     fn secrets() {
-        for s in ["Authorization", "cookie", "x-api-key", "X-Auth-Token", "db-password", "client-secret"] {
+        for s in [
+            "Authorization",
+            "cookie",
+            "x-api-key",
+            "X-Auth-Token",
+            "db-password",
+            "client-secret",
+        ] {
             assert!(is_secret(s), "{s}");
         }
         assert!(!is_secret("x-request-id"));

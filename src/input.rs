@@ -94,7 +94,11 @@ fn parse_stream<R: Read>(
 
 /// For unary and server-streaming methods: exactly one message (an empty
 /// one when the input has none).
-pub async fn single(requests: &mut Requests, desc: &MessageDescriptor, method: &str) -> Result<DynamicMessage> {
+pub async fn single(
+    requests: &mut Requests,
+    desc: &MessageDescriptor,
+    method: &str,
+) -> Result<DynamicMessage> {
     let first = match requests.next().await {
         Some(item) => item?,
         None => DynamicMessage::new(desc.clone()),

@@ -34,7 +34,12 @@ pub fn to_message(
 
 /// Turns prost-reflect's terse errors into one line naming the field, the
 /// message it belongs to, and where in the input it is.
-fn describe_error(root: &MessageDescriptor, path: &serde_path_to_error::Path, error: &str, what: &str) -> Error {
+fn describe_error(
+    root: &MessageDescriptor,
+    path: &serde_path_to_error::Path,
+    error: &str,
+    what: &str,
+) -> Error {
     let segments: Vec<String> = path
         .iter()
         .map(|s| match s {
@@ -44,22 +49,26 @@ fn describe_error(root: &MessageDescriptor, path: &serde_path_to_error::Path, er
             serde_path_to_error::Segment::Unknown => "?".to_string(),
         })
         .collect();
-    let location = segments
-        .iter()
-        .fold(String::new(), |mut acc, s| {
-            if !acc.is_empty() && !s.starts_with('[') {
-                acc.push('.');
-            }
-            acc.push_str(s);
-            acc
-        });
+    let location = segments.iter().fold(String::new(), |mut acc, s| {
+        if !acc.is_empty() && !s.starts_with('[') {
+            acc.push('.');
+        }
+        acc.push_str(s);
+        acc
+    });
     if let Some(name) = error
         .strip_prefix("unrecognized field name '")
         .and_then(|rest| rest.strip_suffix('\''))
     {
-        let parent = message_at(root, &segments[..segments.len().saturating_sub(1)]);
+        // The path stops at the message that holds the unknown key.
+        let parent = message_at(root, &segments);
+        let at = if location.is_empty() {
+            name.to_string()
+        } else {
+            format!("{location}.{name}")
+        };
         return Error::local(format!(
-            "{what}: unknown field '{name}' in message {} (at {location}); use --allow-unknown-fields to ignore unknown fields",
+            "{what}: unknown field '{name}' in message {} (at {at}); use --allow-unknown-fields to ignore unknown fields",
             parent.full_name()
         ));
     }
@@ -67,10 +76,33 @@ fn describe_error(root: &MessageDescriptor, path: &serde_path_to_error::Path, er
         return Error::local(format!("{what}: invalid {}: {error}", root.full_name()));
     }
     let parent = message_at(root, &segments[..segments.len().saturating_sub(1)]);
+    let field = segments
+        .iter()
+        .rev()
+        .find(|s| !s.starts_with('['))
+        .and_then(|name| {
+            parent
+                .get_field_by_json_name(name)
+                .or_else(|| parent.get_field_by_name(name))
+        });
+    let kind = match field {
+        Some(f) if f.is_map() => "map field".to_string(),
+        Some(f) if f.is_list() => format!("repeated {} field", kind_name(&f.kind())),
+        Some(f) => format!("{} field", kind_name(&f.kind())),
+        None => "field".to_string(),
+    };
     Error::local(format!(
-        "{what}: invalid value at {location} (in message {}): {error}",
+        "{what}: invalid value at {location} ({kind} of {}): {error}",
         parent.full_name()
     ))
+}
+
+fn kind_name(kind: &Kind) -> String {
+    match kind {
+        Kind::Message(m) => m.full_name().to_string(),
+        Kind::Enum(e) => e.full_name().to_string(),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    }
 }
 
 /// The message type reached by following `segments` (JSON field names, map
@@ -290,7 +322,12 @@ pub fn to_value(msg: &DynamicMessage, options: &SerializeOptions) -> Result<serd
     }
     let mut value = target
         .serialize_with_options(serde_json::value::Serializer, options)
-        .map_err(|e| Error::local(format!("cannot print {} as JSON: {e}", msg.descriptor().full_name())))?;
+        .map_err(|e| {
+            Error::local(format!(
+                "cannot print {} as JSON: {e}",
+                msg.descriptor().full_name()
+            ))
+        })?;
     restore_opaque(&mut value);
     Ok(value)
 }

@@ -26,7 +26,10 @@ pub const USER_AGENT: &str = concat!("rpcurl/", env!("CARGO_PKG_VERSION"));
 /// Runs one invocation and returns the process exit code. Errors are printed
 /// here (RPC statuses are printed by the call, with their details).
 pub fn run(cli: Cli) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

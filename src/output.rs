@@ -5,6 +5,8 @@ use std::io::{BufWriter, Write};
 
 use http::HeaderMap;
 use prost_reflect::{DynamicMessage, ReflectMessage, SerializeOptions};
+use serde::Serialize as _;
+use serde_json::ser::{CompactFormatter, PrettyFormatter};
 
 use crate::error::{Error, Result};
 use crate::headers::is_secret;
@@ -34,13 +36,9 @@ impl Printer {
             let value = json::to_value(msg, &self.options)?;
             return self.value(&value);
         }
-        let result = if self.compact {
-            let mut ser = serde_json::Serializer::new(&mut self.out);
-            msg.serialize_with_options(&mut ser, &self.options)
-        } else {
-            let mut ser = serde_json::Serializer::pretty(&mut self.out);
-            msg.serialize_with_options(&mut ser, &self.options)
-        };
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut self.out, Formatter::new(self.compact));
+        let result = msg.serialize_with_options(&mut ser, &self.options);
         result.map_err(|e| match e.io_error_kind() {
             Some(kind) => Error::from_output(kind.into(), "the response"),
             None => Error::local(format!(
@@ -54,12 +52,11 @@ impl Printer {
     }
 
     pub fn value(&mut self, value: &serde_json::Value) -> Result<()> {
-        let result = if self.compact {
-            serde_json::to_writer(&mut self.out, value)
-        } else {
-            serde_json::to_writer_pretty(&mut self.out, value)
-        };
-        result.map_err(|e| Error::from_output(std::io::Error::from(e), "the response"))?;
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut self.out, Formatter::new(self.compact));
+        value
+            .serialize(&mut ser)
+            .map_err(|e| Error::from_output(std::io::Error::from(e), "the response"))?;
         self.out
             .write_all(b"\n")
             .map_err(|e| Error::from_output(e, "the response"))
@@ -73,20 +70,36 @@ impl Printer {
     }
 
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::from_output(e, "the output"))
+        self.out
+            .flush()
+            .map_err(|e| Error::from_output(e, "the output"))
     }
 }
 
 /// A non-OK status with its details decoded, as JSON.
-pub async fn status_json(status: &Status, schema: Option<&mut Schema>, options: &SerializeOptions) -> serde_json::Value {
+pub async fn status_json(
+    status: &Status,
+    schema: Option<&mut Schema>,
+    options: &SerializeOptions,
+) -> serde_json::Value {
     let mut details = Vec::new();
     let mut schema = schema;
     for any in &status.details {
-        let name = any.type_url.rsplit('/').next().unwrap_or(&any.type_url).to_string();
+        let name = any
+            .type_url
+            .rsplit('/')
+            .next()
+            .unwrap_or(&any.type_url)
+            .to_string();
         let desc = match schema.as_deref_mut() {
             Some(schema) => {
                 if schema.message(&name).is_none() {
-                    let _ = schema.ensure_types(crate::schema::Source::Reflection, std::slice::from_ref(&name)).await;
+                    let _ = schema
+                        .ensure_types(
+                            crate::schema::Source::Reflection,
+                            std::slice::from_ref(&name),
+                        )
+                        .await;
                 }
                 schema.message(&name)
             }
@@ -126,7 +139,11 @@ pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
     }
     if let Some(details) = value["details"].as_array() {
         for detail in details {
-            let _ = writeln!(err, "  detail: {}", serde_json::to_string(detail).unwrap_or_default());
+            let _ = writeln!(
+                err,
+                "  detail: {}",
+                serde_json::to_string(detail).unwrap_or_default()
+            );
         }
     }
 }
@@ -142,5 +159,74 @@ pub fn print_headers(prefix: &str, headers: &HeaderMap) {
             String::from_utf8_lossy(value.as_bytes()).into_owned()
         };
         let _ = writeln!(err, "{prefix} {}: {shown}", name.as_str());
+    }
+}
+
+/// serde_json's layouts, except that whole floating-point numbers print as
+/// integers (`1`, not `1.0`), as protobuf's own JSON printers (and buf curl
+/// and grpcurl) print them. Both forms are the same JSON number.
+pub enum Formatter {
+    Pretty(PrettyFormatter<'static>),
+    Compact(CompactFormatter),
+}
+
+impl Formatter {
+    pub fn new(compact: bool) -> Formatter {
+        if compact {
+            Formatter::Compact(CompactFormatter)
+        } else {
+            Formatter::Pretty(PrettyFormatter::new())
+        }
+    }
+}
+
+/// Below this magnitude every whole double is exactly an integer in JSON.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $name<W: ?Sized + Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+                match self {
+                    Formatter::Pretty(f) => f.$name(writer $(, $arg)*),
+                    Formatter::Compact(f) => f.$name(writer $(, $arg)*),
+                }
+            }
+        )*
+    };
+}
+
+impl serde_json::ser::Formatter for Formatter {
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> std::io::Result<()> {
+        if value == 0.0 && value.is_sign_negative() {
+            writer.write_all(b"-0")
+        } else if value.fract() == 0.0 && value.abs() < EXACT_INTEGER_LIMIT {
+            write!(writer, "{}", value as i64)
+        } else {
+            serde_json::ser::CompactFormatter.write_f64(writer, value)
+        }
+    }
+
+    fn write_f32<W: ?Sized + Write>(&mut self, writer: &mut W, value: f32) -> std::io::Result<()> {
+        if value == 0.0 && value.is_sign_negative() {
+            writer.write_all(b"-0")
+        } else if value.fract() == 0.0 && value.abs() < 16_777_216.0 {
+            write!(writer, "{}", value as i64)
+        } else {
+            serde_json::ser::CompactFormatter.write_f32(writer, value)
+        }
     }
 }

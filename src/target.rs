@@ -215,9 +215,9 @@ fn split_host_port(hostport: &str, default_port: u16, whole: &str) -> Result<(St
         return Err(bad());
     }
     let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| {
-            Error::usage(format!("invalid port '{p}' in '{whole}'"))
-        })?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| Error::usage(format!("invalid port '{p}' in '{whole}'")))?,
         None => default_port,
     };
     Ok((host, port))
@@ -233,7 +233,11 @@ mod tests {
 
     #[test]
     fn buf_url_with_method_and_prefix() {
-        let t = parse(&args(&["https://api.example.com/v2/pkg.v1.Svc/List"]), false).unwrap();
+        let t = parse(
+            &args(&["https://api.example.com/v2/pkg.v1.Svc/List"]),
+            false,
+        )
+        .unwrap();
         let server = t.server.unwrap();
         assert!(server.tls);
         assert_eq!(server.port, 443);

@@ -18,14 +18,18 @@ pub fn load(paths: &[String], stdin: &mut dyn Read) -> Result<DescriptorPool> {
     let mut files: Vec<FileDescriptorProto> = Vec::new();
     let mut origin_of: HashMap<String, (usize, String)> = HashMap::new();
     for path in paths {
-        let label = if path == "-" { "stdin".to_string() } else { path.clone() };
+        let label = if path == "-" {
+            "stdin".to_string()
+        } else {
+            path.clone()
+        };
         let bytes = read(path, &label, stdin)?;
         let set = decode(&bytes, &label)?;
         for file in set.file {
             let name = file.name().to_string();
             match origin_of.get(&name) {
                 Some((index, first)) => {
-                    if files[*index] != file {
+                    if !same_definition(&files[*index], &file) {
                         return Err(Error::local(format!(
                             "conflicting schemas: '{name}' differs between {first} and {label}"
                         )));
@@ -40,12 +44,27 @@ pub fn load(paths: &[String], stdin: &mut dyn Read) -> Result<DescriptorPool> {
     }
     let mut pool = pool::base();
     let origin = paths.join(", ");
-    pool::add_files(&mut pool, files, &format!("schema {origin}"), &|dep, importer| {
-        format!(
-            "schema {origin}: '{importer}' imports '{dep}', which is not in the schema (build the set with its imports: `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`)"
-        )
-    })?;
+    pool::add_files(
+        &mut pool,
+        files,
+        &format!("schema {origin}"),
+        &|dep, importer| {
+            format!(
+                "schema {origin}: '{importer}' imports '{dep}', which is not in the schema (build the set with its imports: `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`)"
+            )
+        },
+    )?;
     Ok(pool)
+}
+
+/// Two copies of a file agree when they define the same things; comments
+/// (source info) may differ, as between sets built with and without them.
+fn same_definition(a: &FileDescriptorProto, b: &FileDescriptorProto) -> bool {
+    let strip = |f: &FileDescriptorProto| FileDescriptorProto {
+        source_code_info: None,
+        ..f.clone()
+    };
+    strip(a) == strip(b)
 }
 
 fn read(path: &str, label: &str, stdin: &mut dyn Read) -> Result<Vec<u8>> {
@@ -64,7 +83,10 @@ pub fn decode(bytes: &[u8], label: &str) -> Result<FileDescriptorSet> {
     if bytes.is_empty() {
         return Err(Error::local(format!("schema {label} is empty")));
     }
-    let looks_textual = bytes.iter().take(512).all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    let looks_textual = bytes
+        .iter()
+        .take(512)
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     let set = FileDescriptorSet::decode(bytes).map_err(|e| {
         if looks_textual {
             Error::local(format!(

@@ -23,6 +23,13 @@ pub enum Source {
     Files,
 }
 
+/// A method and the source that knows its types.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub method: MethodDescriptor,
+    pub source: Source,
+}
+
 pub struct Schema {
     reflection: Option<Reflection>,
     files: Option<DescriptorPool>,
@@ -30,7 +37,11 @@ pub struct Schema {
 }
 
 impl Schema {
-    pub fn new(reflection: Option<Reflection>, files: Option<DescriptorPool>, file_names: Vec<String>) -> Schema {
+    pub fn new(
+        reflection: Option<Reflection>,
+        files: Option<DescriptorPool>,
+        file_names: Vec<String>,
+    ) -> Schema {
         Schema {
             reflection,
             files,
@@ -54,18 +65,23 @@ impl Schema {
     }
 
     /// Finds a method, reflection first, then the files.
-    pub async fn method(&mut self, name: &MethodName) -> Result<(MethodDescriptor, Source)> {
-        if let Some(reflection) = self.reflection.as_mut() {
-            if reflection.ensure_symbol(&name.service).await? {
-                if let Some(found) = find_method(reflection.pool(), name)? {
-                    return Ok((found, Source::Reflection));
-                }
-            }
+    pub async fn method(&mut self, name: &MethodName) -> Result<Resolved> {
+        if let Some(reflection) = self.reflection.as_mut()
+            && reflection.ensure_symbol(&name.service).await?
+            && let Some(found) = find_method(reflection.pool(), name)?
+        {
+            return Ok(Resolved {
+                method: found,
+                source: Source::Reflection,
+            });
         }
-        if let Some(pool) = &self.files {
-            if let Some(found) = find_method(pool, name)? {
-                return Ok((found, Source::Files));
-            }
+        if let Some(pool) = &self.files
+            && let Some(found) = find_method(pool, name)?
+        {
+            return Ok(Resolved {
+                method: found,
+                source: Source::Files,
+            });
         }
         Err(self.not_found(name).await)
     }
@@ -90,7 +106,11 @@ impl Schema {
                 .pools()
                 .iter()
                 .filter_map(|p| p.get_service_by_name(&name.service))
-                .flat_map(|s| s.methods().map(|m| m.name().to_string()).collect::<Vec<_>>())
+                .flat_map(|s| {
+                    s.methods()
+                        .map(|m| m.name().to_string())
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             return Error::local(format!(
                 "service {} has no method '{}'{}; its methods: {}",
@@ -137,15 +157,18 @@ impl Schema {
         let services = self.services().await?;
         let mut out = Vec::new();
         for service in services {
-            if let Some(reflection) = self.reflection.as_mut() {
-                if reflection.ensure_symbol(&service).await? {
-                    if let Some(s) = reflection.pool().get_service_by_name(&service) {
-                        out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
-                        continue;
-                    }
-                }
+            if let Some(reflection) = self.reflection.as_mut()
+                && reflection.ensure_symbol(&service).await?
+                && let Some(s) = reflection.pool().get_service_by_name(&service)
+            {
+                out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
+                continue;
             }
-            if let Some(s) = self.files.as_ref().and_then(|p| p.get_service_by_name(&service)) {
+            if let Some(s) = self
+                .files
+                .as_ref()
+                .and_then(|p| p.get_service_by_name(&service))
+            {
                 out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
             }
         }
@@ -158,10 +181,17 @@ impl Schema {
     /// values and error details met while printing. Returns the grown pool
     /// when anything was added. Failures only mean the type stays unknown,
     /// so they are not errors.
-    pub async fn ensure_types(&mut self, source: Source, names: &[String]) -> Option<DescriptorPool> {
+    pub async fn ensure_types(
+        &mut self,
+        source: Source,
+        names: &[String],
+    ) -> Option<DescriptorPool> {
         let mut grew = false;
         for name in names {
-            if self.pool(source).is_some_and(|p| p.get_message_by_name(name).is_some()) {
+            if self
+                .pool(source)
+                .is_some_and(|p| p.get_message_by_name(name).is_some())
+            {
                 continue;
             }
             if let Some(reflection) = self.reflection.as_mut() {
@@ -183,17 +213,21 @@ impl Schema {
             };
             if let Some(target) = target {
                 if target.get_message_by_name(name).is_none() {
-                    if let Some(message) = from.get_message_by_name(name) {
-                        if copy_file(&from, target, message.parent_file().name()).is_ok() {
-                            grew = true;
-                        }
+                    if let Some(message) = from.get_message_by_name(name)
+                        && copy_file(&from, target, message.parent_file().name()).is_ok()
+                    {
+                        grew = true;
                     }
                 } else {
                     grew = true;
                 }
             }
         }
-        if grew { self.pool(source).cloned() } else { None }
+        if grew {
+            self.pool(source).cloned()
+        } else {
+            None
+        }
     }
 
     /// A message type by full name, from any source.

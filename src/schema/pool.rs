@@ -48,9 +48,7 @@ fn opaque_file() -> FileDescriptorProto {
         number: Some(number),
         label: Some(Label::Optional as i32),
         r#type: Some(ty as i32),
-        json_name: Some(
-            if name == "type_url" { "typeUrl" } else { name }.into(),
-        ),
+        json_name: Some(if name == "type_url" { "typeUrl" } else { name }.into()),
         ..Default::default()
     };
     FileDescriptorProto {
@@ -58,7 +56,10 @@ fn opaque_file() -> FileDescriptorProto {
         package: Some("rpcurl.internal".into()),
         message_type: vec![DescriptorProto {
             name: Some("OpaqueAny".into()),
-            field: vec![field("type_url", 1, Type::String), field("value", 2, Type::Bytes)],
+            field: vec![
+                field("type_url", 1, Type::String),
+                field("value", 2, Type::Bytes),
+            ],
             ..Default::default()
         }],
         syntax: Some("proto3".into()),
@@ -102,7 +103,15 @@ pub fn add_files(
     let mut done: HashSet<String> = HashSet::new();
     let mut visiting: HashSet<String> = HashSet::new();
     for name in &order {
-        visit(name, &pending, pool, &mut done, &mut visiting, &mut sorted, missing)?;
+        visit(
+            name,
+            &pending,
+            pool,
+            &mut done,
+            &mut visiting,
+            &mut sorted,
+            missing,
+        )?;
     }
     let batch: Vec<FileDescriptorProto> = sorted
         .into_iter()
@@ -145,7 +154,11 @@ fn visit(
 
 /// prost-reflect validates what it adds; a panic inside it (a descriptor it
 /// does not expect) becomes an error naming the source, never a crash.
-fn add_guarded(pool: &mut DescriptorPool, batch: Vec<FileDescriptorProto>, origin: &str) -> Result<()> {
+fn add_guarded(
+    pool: &mut DescriptorPool,
+    batch: Vec<FileDescriptorProto>,
+    origin: &str,
+) -> Result<()> {
     let mut candidate = pool.clone();
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

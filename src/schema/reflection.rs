@@ -13,8 +13,8 @@ use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use prost_types::FileDescriptorProto;
 use tonic_reflection::pb::v1::{
-    ServerReflectionRequest, ServerReflectionResponse,
-    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    ServerReflectionRequest, ServerReflectionResponse, server_reflection_request::MessageRequest,
+    server_reflection_response::MessageResponse,
 };
 
 use super::pool;
@@ -44,7 +44,11 @@ struct Stream {
 }
 
 impl Reflection {
-    pub fn new(channel: Channel, headers: HeaderMap, protocol: Option<ReflectProtocol>) -> Reflection {
+    pub fn new(
+        channel: Channel,
+        headers: HeaderMap,
+        protocol: Option<ReflectProtocol>,
+    ) -> Reflection {
         Reflection {
             channel,
             headers,
@@ -65,11 +69,16 @@ impl Reflection {
     }
 
     pub async fn list_services(&mut self) -> Result<Vec<String>> {
-        match self.ask(MessageRequest::ListServices(String::new())).await? {
+        match self
+            .ask(MessageRequest::ListServices(String::new()))
+            .await?
+        {
             MessageResponse::ListServicesResponse(list) => {
                 Ok(list.service.into_iter().map(|s| s.name).collect())
             }
-            MessageResponse::ErrorResponse(e) => Err(reflection_error(e.error_code, &e.error_message)),
+            MessageResponse::ErrorResponse(e) => {
+                Err(reflection_error(e.error_code, &e.error_message))
+            }
             _ => Err(unexpected("list services")),
         }
     }
@@ -83,7 +92,19 @@ impl Reflection {
         if self.not_found.contains(symbol) {
             return Ok(false);
         }
-        match self.ask(MessageRequest::FileContainingSymbol(symbol.to_string())).await? {
+        // Some servers (tonic's among them) answer an unknown symbol by
+        // ending the stream with NOT_FOUND instead of an ErrorResponse.
+        let answer = match self
+            .ask(MessageRequest::FileContainingSymbol(symbol.to_string()))
+            .await
+        {
+            Err(Error::Status(status)) if status.code == Code::NotFound => {
+                self.not_found.insert(symbol.to_string());
+                return Ok(false);
+            }
+            other => other?,
+        };
+        match answer {
             MessageResponse::FileDescriptorResponse(files) => {
                 self.add(files.file_descriptor_proto).await?;
                 Ok(has_symbol(&self.pool, symbol))
@@ -92,7 +113,9 @@ impl Reflection {
                 self.not_found.insert(symbol.to_string());
                 Ok(false)
             }
-            MessageResponse::ErrorResponse(e) => Err(reflection_error(e.error_code, &e.error_message)),
+            MessageResponse::ErrorResponse(e) => {
+                Err(reflection_error(e.error_code, &e.error_message))
+            }
             _ => Err(unexpected("a file containing a symbol")),
         }
     }
@@ -106,7 +129,9 @@ impl Reflection {
         loop {
             for bytes in queue.drain(..) {
                 let file = FileDescriptorProto::decode(bytes.as_slice()).map_err(|e| {
-                    Error::local(format!("server reflection sent a file descriptor that does not decode: {e}"))
+                    Error::local(format!(
+                        "server reflection sent a file descriptor that does not decode: {e}"
+                    ))
                 })?;
                 let name = file.name().to_string();
                 if self.pool.get_file_by_name(&name).is_none() && !pending.contains_key(&name) {
@@ -126,7 +151,10 @@ impl Reflection {
                 break;
             }
             for name in missing {
-                match self.ask(MessageRequest::FileByFilename(name.clone())).await? {
+                match self
+                    .ask(MessageRequest::FileByFilename(name.clone()))
+                    .await?
+                {
                     MessageResponse::FileDescriptorResponse(files) => {
                         queue.extend(files.file_descriptor_proto)
                     }
@@ -143,11 +171,20 @@ impl Reflection {
                 break;
             }
         }
-        let files: Vec<FileDescriptorProto> =
-            order.into_iter().filter_map(|n| pending.remove(&n)).collect();
-        pool::add_files(&mut self.pool, files, "server reflection", &|dep, importer| {
-            format!("server reflection: '{importer}' imports '{dep}', which the server did not provide")
-        })
+        let files: Vec<FileDescriptorProto> = order
+            .into_iter()
+            .filter_map(|n| pending.remove(&n))
+            .collect();
+        pool::add_files(
+            &mut self.pool,
+            files,
+            "server reflection",
+            &|dep, importer| {
+                format!(
+                    "server reflection: '{importer}' imports '{dep}', which the server did not provide"
+                )
+            },
+        )
     }
 
     /// Sends one request on the shared stream and waits for its answer,
@@ -179,7 +216,10 @@ impl Reflection {
             } else {
                 // The server stopped reading: its status says why.
                 match stream.response.message().await {
-                    Ok(_) => Err(Status::new(Code::Internal, "server closed the reflection stream")),
+                    Ok(_) => Err(Status::new(
+                        Code::Internal,
+                        "server closed the reflection stream",
+                    )),
                     Err(s) => Err(s),
                 }
             };
@@ -187,7 +227,9 @@ impl Reflection {
                 Ok(Some(bytes)) => {
                     self.protocol = Some(protocol);
                     let response = ServerReflectionResponse::decode(bytes).map_err(|e| {
-                        Error::local(format!("server reflection answered with a message that does not decode: {e}"))
+                        Error::local(format!(
+                            "server reflection answered with a message that does not decode: {e}"
+                        ))
                     })?;
                     return response
                         .message_response
@@ -203,7 +245,10 @@ impl Reflection {
                 Err(status) => {
                     self.stream = None;
                     if status.code == Code::Unimplemented {
-                        if !self.forced && self.protocol.is_none() && protocol == ReflectProtocol::V1 {
+                        if !self.forced
+                            && self.protocol.is_none()
+                            && protocol == ReflectProtocol::V1
+                        {
                             self.protocol = Some(ReflectProtocol::V1Alpha);
                             continue;
                         }
@@ -234,7 +279,9 @@ fn no_reflection(forced: bool, protocol: ReflectProtocol) -> Error {
     };
     Error::status(
         Code::Unimplemented,
-        format!("this server has no reflection service ({which} implemented): give the schema with --schema"),
+        format!(
+            "this server has no reflection service ({which} implemented): give the schema with --schema"
+        ),
     )
 }
 

@@ -42,10 +42,10 @@ pub async fn connect(server: &Server, options: &ConnectOptions) -> Result<Channe
         })?;
     // Calls are small and latency-bound; Nagle only adds delay.
     let _ = tcp.set_nodelay(true);
-    if options.verbose {
-        if let Ok(peer) = tcp.peer_addr() {
-            eprintln!("* connected to {address} ({peer})");
-        }
+    if options.verbose
+        && let Ok(peer) = tcp.peer_addr()
+    {
+        eprintln!("* connected to {address} ({peer})");
     }
     let io: Box<dyn Io> = if server.tls {
         let tls_name = authority_host(&authority);
@@ -104,11 +104,11 @@ async fn tls_handshake(
         .map_err(|_| Error::usage(format!("'{host}' is not a valid TLS server name")))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let stream = connector.connect(name, tcp).await.map_err(|e| {
-            Error::unavailable(format!(
-                "TLS handshake with {address} failed: {}",
-                error_chain(&e)
-            ))
-        })?;
+        Error::unavailable(format!(
+            "TLS handshake with {address} failed: {}",
+            error_chain(&e)
+        ))
+    })?;
     if verbose {
         let (_, session) = stream.get_ref();
         eprintln!(

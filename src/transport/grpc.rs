@@ -27,10 +27,10 @@ pub fn request_headers(timeout: Option<Duration>, user_agent: &str) -> HeaderMap
     if let Ok(ua) = HeaderValue::from_str(user_agent) {
         headers.insert(http::header::USER_AGENT, ua);
     }
-    if let Some(timeout) = timeout {
-        if let Ok(value) = HeaderValue::from_str(&encode_timeout(timeout)) {
-            headers.insert("grpc-timeout", value);
-        }
+    if let Some(timeout) = timeout
+        && let Ok(value) = HeaderValue::from_str(&encode_timeout(timeout))
+    {
+        headers.insert("grpc-timeout", value);
     }
     headers
 }
@@ -90,7 +90,7 @@ impl FrameDecoder {
     }
 
     /// The next whole message, if one has arrived.
-    pub fn next(&mut self) -> Result<Option<Bytes>, Status> {
+    pub fn next_frame(&mut self) -> Result<Option<Bytes>, Status> {
         if self.buf.len() < 5 {
             return Ok(None);
         }
@@ -161,7 +161,7 @@ impl Response {
     /// `Err` with the status otherwise.
     pub async fn message(&mut self) -> Result<Option<Bytes>, Status> {
         loop {
-            if let Some(message) = self.decoder.next()? {
+            if let Some(message) = self.decoder.next_frame()? {
                 return Ok(Some(message));
             }
             match &mut self.state {
@@ -252,16 +252,16 @@ fn stream_error(when: &str, err: &hyper::Error) -> String {
 fn reset_code(err: &hyper::Error) -> Code {
     let mut source: Option<&dyn std::error::Error> = Some(err);
     while let Some(s) = source {
-        if let Some(h2) = s.downcast_ref::<h2::Error>() {
-            if h2.is_reset() {
-                return match h2.reason() {
-                    Some(h2::Reason::CANCEL) => Code::Cancelled,
-                    Some(h2::Reason::REFUSED_STREAM) => Code::Unavailable,
-                    Some(h2::Reason::ENHANCE_YOUR_CALM) => Code::ResourceExhausted,
-                    Some(h2::Reason::INADEQUATE_SECURITY) => Code::PermissionDenied,
-                    _ => Code::Internal,
-                };
-            }
+        if let Some(h2) = s.downcast_ref::<h2::Error>()
+            && h2.is_reset()
+        {
+            return match h2.reason() {
+                Some(h2::Reason::CANCEL) => Code::Cancelled,
+                Some(h2::Reason::REFUSED_STREAM) => Code::Unavailable,
+                Some(h2::Reason::ENHANCE_YOUR_CALM) => Code::ResourceExhausted,
+                Some(h2::Reason::INADEQUATE_SECURITY) => Code::PermissionDenied,
+                _ => Code::Internal,
+            };
         }
         source = s.source();
     }
@@ -286,13 +286,13 @@ pub fn status_from(headers: &HeaderMap) -> Option<Status> {
         })
         .unwrap_or_default();
     let mut details = Vec::new();
-    if let Some(bin) = headers.get("grpc-status-details-bin") {
-        if let Some(rich) = decode_details(bin.as_bytes()) {
-            if message.is_empty() {
-                message = rich.message;
-            }
-            details = rich.details;
+    if let Some(bin) = headers.get("grpc-status-details-bin")
+        && let Some(rich) = decode_details(bin.as_bytes())
+    {
+        if message.is_empty() {
+            message = rich.message;
         }
+        details = rich.details;
     }
     Some(Status {
         code,
@@ -356,17 +356,18 @@ mod tests {
     fn timeouts_use_the_finest_unit_that_fits() {
         assert_eq!(encode_timeout(Duration::from_millis(2500)), "2500000u");
         assert_eq!(encode_timeout(Duration::from_secs(1000)), "1000000m");
-        assert_eq!(encode_timeout(Duration::from_secs(86400 * 365)), "525600M");
+        assert_eq!(encode_timeout(Duration::from_secs(86400 * 365)), "31536000S");
+        assert_eq!(encode_timeout(Duration::from_secs(86400 * 3650)), "5256000M");
     }
 
     #[test]
     fn frames_split_across_pushes() {
         let mut d = FrameDecoder::new(100);
         d.push(&[0, 0, 0, 0, 3, b'a']);
-        assert_eq!(d.next().unwrap(), None);
+        assert_eq!(d.next_frame().unwrap(), None);
         d.push(&[b'b', b'c', 0, 0, 0, 0, 0]);
-        assert_eq!(d.next().unwrap().unwrap(), Bytes::from_static(b"abc"));
-        assert_eq!(d.next().unwrap().unwrap(), Bytes::new());
+        assert_eq!(d.next_frame().unwrap().unwrap(), Bytes::from_static(b"abc"));
+        assert_eq!(d.next_frame().unwrap().unwrap(), Bytes::new());
         assert!(!d.has_partial());
     }
 
@@ -374,14 +375,17 @@ mod tests {
     fn oversized_frames_are_refused_before_buffering() {
         let mut d = FrameDecoder::new(10);
         d.push(&[0, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(d.next().unwrap_err().code, Code::ResourceExhausted);
+        assert_eq!(d.next_frame().unwrap_err().code, Code::ResourceExhausted);
     }
 
     #[test]
     fn status_from_trailers() {
         let mut h = HeaderMap::new();
         h.insert("grpc-status", HeaderValue::from_static("3"));
-        h.insert("grpc-message", HeaderValue::from_static("bad%20name%3A%20x"));
+        h.insert(
+            "grpc-message",
+            HeaderValue::from_static("bad%20name%3A%20x"),
+        );
         let s = status_from(&h).unwrap();
         assert_eq!(s.code, Code::InvalidArgument);
         assert_eq!(s.message, "bad name: x");

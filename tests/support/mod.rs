@@ -55,7 +55,11 @@ pub fn rpcurl_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rpcurl"))
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -83,7 +87,10 @@ pub fn rpcurl_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
     if code == HUNG {
-        panic!("rpcurl hung; args {args:?}; stderr: {}", String::from_utf8_lossy(&stderr));
+        panic!(
+            "rpcurl hung; args {args:?}; stderr: {}",
+            String::from_utf8_lossy(&stderr)
+        );
     }
     Run {
         code,

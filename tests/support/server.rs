@@ -1,19 +1,22 @@
+#![allow(dead_code)]
 //! The in-process test server: TestService from `descriptors/test.binpb`,
 //! implemented on tonic with dynamic messages (no generated code), plus
 //! reflection (v1 and v1alpha, or v1alpha only) from tonic-reflection.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
 use tokio_stream::{Stream, StreamExt};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{BoxFuture, Context, Poll, Service, http};
 use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
 
 pub static TEST_BINPB: &[u8] = include_bytes!("../../descriptors/test.binpb");
@@ -34,21 +37,31 @@ pub enum ReflectionMode {
     Both,
     V1AlphaOnly,
     None,
+    /// v1 and v1alpha, refusing calls without `x-reflect: yes`.
+    RequireHeader,
 }
 
 /// A running server; dropped, it shuts down.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// How many reflection streams clients have opened.
+    pub reflection_streams: Arc<AtomicUsize>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub fn start(mode: ReflectionMode) -> TestServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        TestServer::start_on(0, mode)
+    }
+
+    pub fn start_on(port: u16, mode: ReflectionMode) -> TestServer {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let streams = Arc::new(AtomicUsize::new(0));
+        let counter = streams.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -59,21 +72,39 @@ impl TestServer {
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
                 let mut builder = tonic::transport::Server::builder();
                 let mut router = builder.add_service(TestService);
-                let reflection = tonic_reflection::server::Builder::configure()
-                    .register_encoded_file_descriptor_set(TEST_BINPB);
+                let builder = || {
+                    tonic_reflection::server::Builder::configure()
+                        .register_encoded_file_descriptor_set(TEST_BINPB)
+                };
+                let require = mode == ReflectionMode::RequireHeader;
+                let gate = move |request: Request<()>| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let allowed = request
+                        .metadata()
+                        .get("x-reflect")
+                        .is_some_and(|v| v == "yes");
+                    if require && !allowed {
+                        return Err(Status::unauthenticated("reflection needs x-reflect: yes"));
+                    }
+                    Ok(request)
+                };
                 match mode {
-                    ReflectionMode::Both => {
+                    ReflectionMode::Both | ReflectionMode::RequireHeader => {
                         router = router
-                            .add_service(reflection.build_v1().expect("reflection v1"))
-                            .add_service(
-                                tonic_reflection::server::Builder::configure()
-                                    .register_encoded_file_descriptor_set(TEST_BINPB)
-                                    .build_v1alpha()
-                                    .expect("reflection v1alpha"),
-                            );
+                            .add_service(InterceptedService::new(
+                                builder().build_v1().expect("reflection v1"),
+                                gate.clone(),
+                            ))
+                            .add_service(InterceptedService::new(
+                                builder().build_v1alpha().expect("reflection v1alpha"),
+                                gate,
+                            ));
                     }
                     ReflectionMode::V1AlphaOnly => {
-                        router = router.add_service(reflection.build_v1alpha().expect("v1alpha"));
+                        router = router.add_service(InterceptedService::new(
+                            builder().build_v1alpha().expect("v1alpha"),
+                            gate,
+                        ));
                     }
                     ReflectionMode::None => {}
                 }
@@ -86,6 +117,7 @@ impl TestServer {
         });
         TestServer {
             addr,
+            reflection_streams: streams,
             shutdown: Some(tx),
             thread: Some(thread),
         }
@@ -132,7 +164,8 @@ impl Encoder for DynEncoder {
     type Item = DynamicMessage;
     type Error = Status;
     fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst).map_err(|e| Status::internal(e.to_string()))
+        item.encode(dst)
+            .map_err(|e| Status::internal(e.to_string()))
     }
 }
 
@@ -158,7 +191,9 @@ impl NamedService for TestService {
 type MsgStream = Pin<Box<dyn Stream<Item = Result<DynamicMessage, Status>> + Send + 'static>>;
 
 fn get_i32(msg: &DynamicMessage, name: &str) -> i32 {
-    msg.get_field_by_name(name).and_then(|v| v.as_i32()).unwrap_or(0)
+    msg.get_field_by_name(name)
+        .and_then(|v| v.as_i32())
+        .unwrap_or(0)
 }
 
 fn get_str(msg: &DynamicMessage, name: &str) -> String {
@@ -179,7 +214,10 @@ fn any(type_name: &str, value: Vec<u8>) -> DynamicMessage {
     new_msg(
         "google.protobuf.Any",
         &[
-            ("type_url", Value::String(format!("type.googleapis.com/{type_name}"))),
+            (
+                "type_url",
+                Value::String(format!("type.googleapis.com/{type_name}")),
+            ),
             ("value", Value::Bytes(Bytes::from(value))),
         ],
     )
@@ -190,7 +228,10 @@ fn empty() -> DynamicMessage {
 }
 
 // Unary handlers.
-async fn unary(method: &str, request: Request<DynamicMessage>) -> Result<Response<DynamicMessage>, Status> {
+async fn unary(
+    method: &str,
+    request: Request<DynamicMessage>,
+) -> Result<Response<DynamicMessage>, Status> {
     match method {
         "Echo" => Ok(Response::new(request.into_inner())),
         "Fail" => Err(fail_status(&request.into_inner())),
@@ -202,10 +243,11 @@ async fn unary(method: &str, request: Request<DynamicMessage>) -> Result<Respons
                         .entry(k.as_str().to_string())
                         .or_default()
                         .push(v.to_str().unwrap_or("").to_string()),
-                    tonic::metadata::KeyAndValueRef::Binary(k, v) => map
-                        .entry(k.as_str().to_string())
-                        .or_default()
-                        .push(String::from_utf8_lossy(&v.to_bytes().unwrap_or_default()).into_owned()),
+                    tonic::metadata::KeyAndValueRef::Binary(k, v) => {
+                        map.entry(k.as_str().to_string()).or_default().push(
+                            String::from_utf8_lossy(&v.to_bytes().unwrap_or_default()).into_owned(),
+                        )
+                    }
                 }
             }
             let mut response = DynamicMessage::new(message("rpcurl.test.v1.HeadersResponse"));
@@ -214,7 +256,10 @@ async fn unary(method: &str, request: Request<DynamicMessage>) -> Result<Respons
                 .map(|(k, values)| {
                     let hv = new_msg(
                         "rpcurl.test.v1.HeaderValues",
-                        &[("values", Value::List(values.into_iter().map(Value::String).collect()))],
+                        &[(
+                            "values",
+                            Value::List(values.into_iter().map(Value::String).collect()),
+                        )],
                     );
                     (prost_reflect::MapKey::String(k), Value::Message(hv))
                 })
@@ -241,7 +286,10 @@ async fn unary(method: &str, request: Request<DynamicMessage>) -> Result<Respons
                 1 => {
                     let nested = new_msg(
                         "rpcurl.test.v1.Everything.Nested",
-                        &[("label", Value::String("local".into())), ("n", Value::I32(1))],
+                        &[
+                            ("label", Value::String("local".into())),
+                            ("n", Value::I32(1)),
+                        ],
                     );
                     any("rpcurl.test.v1.Everything.Nested", nested.encode_to_vec())
                 }
@@ -283,7 +331,9 @@ fn fail_status(request: &DynamicMessage) -> Status {
         let info = tonic_types::pb::ErrorInfo {
             reason: "TEST_REASON".into(),
             domain: "rpcurl.test".into(),
-            metadata: [("key".to_string(), "value".to_string())].into_iter().collect(),
+            metadata: [("key".to_string(), "value".to_string())]
+                .into_iter()
+                .collect(),
         };
         details.push(prost_types::Any {
             type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
@@ -304,7 +354,10 @@ fn fail_status(request: &DynamicMessage) -> Status {
     if with_custom {
         let detail = new_msg(
             "rpcurl.test.v1.TestDetail",
-            &[("hint", Value::String("try again".into())), ("attempt", Value::I32(2))],
+            &[
+                ("hint", Value::String("try again".into())),
+                ("attempt", Value::I32(2)),
+            ],
         );
         details.push(prost_types::Any {
             type_url: "type.googleapis.com/rpcurl.test.v1.TestDetail".into(),
@@ -347,7 +400,11 @@ fn async_stream(
     fail_code: i32,
     text: String,
 ) -> impl Stream<Item = Result<DynamicMessage, Status>> + Send + 'static {
-    let limit = if fail_after > 0 { fail_after.min(count) + 1 } else { count };
+    let limit = if fail_after > 0 {
+        fail_after.min(count) + 1
+    } else {
+        count
+    };
     tokio_stream::iter(0..limit.max(0)).then(move |i| {
         let text = text.clone();
         async move {
@@ -355,7 +412,10 @@ fn async_stream(
                 tokio::time::sleep(Duration::from_millis(interval)).await;
             }
             if fail_after > 0 && i == fail_after {
-                return Err(Status::new(tonic::Code::from_i32(fail_code), "stream failed as asked"));
+                return Err(Status::new(
+                    tonic::Code::from_i32(fail_code),
+                    "stream failed as asked",
+                ));
             }
             Ok(new_msg(
                 "rpcurl.test.v1.CountResponse",
@@ -397,7 +457,10 @@ impl tonic::server::ClientStreamingService<DynamicMessage> for Sum {
             let (mut total, mut count) = (0i64, 0i32);
             while let Some(item) = stream.next().await {
                 let item = item?;
-                total += item.get_field_by_name("value").and_then(|v| v.as_i64()).unwrap_or(0);
+                total += item
+                    .get_field_by_name("value")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0);
                 count += 1;
             }
             Ok(Response::new(new_msg(
@@ -422,7 +485,10 @@ impl tonic::server::StreamingService<DynamicMessage> for Chat {
                 Ok(new_msg(
                     "rpcurl.test.v1.ChatMessage",
                     &[
-                        ("text", Value::String(format!("echo: {}", get_str(&item, "text")))),
+                        (
+                            "text",
+                            Value::String(format!("echo: {}", get_str(&item, "text"))),
+                        ),
                         ("seq", Value::I32(seq)),
                     ],
                 ))
@@ -442,7 +508,13 @@ impl Service<http::Request<tonic::body::Body>> for TestService {
     }
 
     fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        let method = req.uri().path().rsplit('/').next().unwrap_or("").to_string();
+        let method = req
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
         let service = pool()
             .get_service_by_name(<TestService as NamedService>::NAME)
             .expect("service");
@@ -468,9 +540,4 @@ impl Service<http::Request<tonic::body::Body>> for TestService {
             Ok(response)
         })
     }
-}
-
-#[allow(dead_code)]
-pub fn descriptor_of(msg: &DynamicMessage) -> MessageDescriptor {
-    msg.descriptor()
 }

@@ -1,0 +1,377 @@
+//! Where the schema comes from: descriptor sets, reflection (v1, v1alpha),
+//! both together, and listing.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+fn method(server: &TestServer, name: &str) -> String {
+    format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
+}
+
+#[test]
+fn reflection_is_the_default() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let run = rpcurl(&["-d", r#"{"fString":"r"}"#, &method(&server, "Echo")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({"fString": "r"}));
+}
+
+#[test]
+fn v1alpha_only_servers_are_used_after_v1_is_unimplemented() {
+    let server = TestServer::start(ReflectionMode::V1AlphaOnly);
+    let run = rpcurl(&["-d", r#"{"count":1}"#, &method(&server, "Count")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({}));
+    let run = rpcurl(&[
+        "--reflect-protocol",
+        "grpc-v1alpha",
+        "-d",
+        r#"{"fInt32":1}"#,
+        &method(&server, "Echo"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn forcing_v1_against_a_v1alpha_server_says_so() {
+    let server = TestServer::start(ReflectionMode::V1AlphaOnly);
+    let run = rpcurl(&["--reflect-protocol", "grpc-v1", &method(&server, "Echo")]);
+    assert_eq!(run.code, 76, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("grpc.reflection.v1 is"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--schema"), "{}", run.stderr);
+}
+
+#[test]
+fn a_server_without_reflection_says_so() {
+    let server = TestServer::start(ReflectionMode::None);
+    let run = rpcurl(&[&method(&server, "Echo")]);
+    assert_eq!(run.code, 76, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: unimplemented: this server has no reflection service (neither grpc.reflection.v1 nor v1alpha is implemented): give the schema with --schema"
+    );
+}
+
+#[test]
+fn one_reflection_stream_serves_the_whole_run() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let run = rpcurl(&[&server.url(), "--list-methods"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        server
+            .reflection_streams
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[test]
+fn reflect_headers_go_to_reflection_only() {
+    let server = TestServer::start(ReflectionMode::RequireHeader);
+    let run = rpcurl(&[&method(&server, "Headers")]);
+    assert_eq!(run.code, 80, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("reflection needs x-reflect: yes"),
+        "{}",
+        run.stderr
+    );
+    let run = rpcurl(&[
+        "--reflect-header",
+        "X-Reflect: yes",
+        &method(&server, "Headers"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.json()["headers"].get("x-reflect").is_none(),
+        "{}",
+        run.stdout
+    );
+    // Headers given with -H are sent on reflection calls too.
+    let run = rpcurl(&["-H", "x-reflect: yes", &method(&server, "Headers")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn any_types_are_fetched_lazily_through_reflection() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let run = rpcurl(&["-d", r#"{"kind":"KIND_EXTRA"}"#, &method(&server, "Wrap")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json(),
+        json!({"value": {"@type": "type.googleapis.com/rpcurl.test.v1.Extra", "note": "extra", "numbers": ["1", "2"]}})
+    );
+    // From a schema without extra.proto the payload is kept as base64.
+    let run = rpcurl(&[
+        "--schema",
+        &descriptors("test-noimports.binpb"),
+        "-d",
+        r#"{"kind":"KIND_EXTRA"}"#,
+        &method(&server, "Wrap"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json()["value"]["@type"],
+        json!("type.googleapis.com/rpcurl.test.v1.Extra")
+    );
+    assert_eq!(run.json()["value"]["@value"], json!("CgVleHRyYRICAQI="));
+    // With --reflect as well, reflection supplies the missing type.
+    let run = rpcurl(&[
+        "--schema",
+        &descriptors("test-noimports.binpb"),
+        "--reflect",
+        "-d",
+        r#"{"kind":"KIND_EXTRA"}"#,
+        &method(&server, "Wrap"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["value"]["note"], json!("extra"));
+}
+
+#[test]
+fn schema_without_imports_loads_with_builtin_types() {
+    let server = TestServer::start(ReflectionMode::None);
+    let run = rpcurl(&[
+        "--schema",
+        &descriptors("test-noimports.binpb"),
+        "-d",
+        r#"{"ts":"2024-01-01T00:00:00Z","dur":"1.5s","any":{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}}"#,
+        &method(&server, "Echo"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["dur"], json!("1.500s"));
+}
+
+#[test]
+fn schema_from_stdin() {
+    let server = TestServer::start(ReflectionMode::None);
+    let bytes = std::fs::read(test_schema()).unwrap();
+    let run = rpcurl_stdin(
+        &[
+            "--schema",
+            "-",
+            "-d",
+            r#"{"fInt32":9}"#,
+            &method(&server, "Echo"),
+        ],
+        Some(&bytes),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({"fInt32": 9}));
+}
+
+#[test]
+fn several_schemas_merge_when_they_agree() {
+    let server = TestServer::start(ReflectionMode::None);
+    let run = rpcurl(&[
+        "--schema",
+        &descriptors("test-noimports.binpb"),
+        "--schema",
+        &test_schema(),
+        "-d",
+        r#"{"kind":"KIND_EXTRA"}"#,
+        &method(&server, "Wrap"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["value"]["note"], json!("extra"));
+}
+
+#[test]
+fn schema_with_reflect_consults_reflection_first() {
+    let server = TestServer::start(ReflectionMode::Both);
+    // The schema lacks extra.proto but reflection has it; the call itself
+    // resolves through reflection.
+    let run = rpcurl(&[
+        "--schema",
+        &descriptors("test-noimports.binpb"),
+        "--reflect",
+        &server.url(),
+        "--list-services",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("grpc.reflection.v1.ServerReflection"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        server
+            .reflection_streams
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[test]
+fn list_offline_from_schema() {
+    let run = rpcurl(&["--schema", &test_schema(), "--list-services"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "rpcurl.test.v1.TestService\n");
+    let run = rpcurl(&["--schema", &test_schema(), "--list-methods"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "rpcurl.test.v1.TestService/Chat\nrpcurl.test.v1.TestService/Count\nrpcurl.test.v1.TestService/Echo\nrpcurl.test.v1.TestService/Fail\nrpcurl.test.v1.TestService/Headers\nrpcurl.test.v1.TestService/Sleep\nrpcurl.test.v1.TestService/Sum\nrpcurl.test.v1.TestService/Wrap\n"
+    );
+}
+
+#[test]
+fn list_through_reflection_with_grpcurl_address() {
+    let server = TestServer::start(ReflectionMode::V1AlphaOnly);
+    let run = rpcurl(&["--plaintext", &server.addr.to_string(), "--list-services"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "grpc.reflection.v1alpha.ServerReflection\nrpcurl.test.v1.TestService\n"
+    );
+}
+
+#[test]
+fn broken_schema_files_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("rpcurl-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let full = std::fs::read(test_schema()).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.binpb", vec![], "is empty"),
+        (
+            "truncated.binpb",
+            full[..full.len() / 2].to_vec(),
+            "not a binary FileDescriptorSet",
+        ),
+        (
+            "text.proto",
+            b"syntax = \"proto3\";\nmessage A {}\n".to_vec(),
+            "is text",
+        ),
+        (
+            "garbage.bin",
+            vec![0xff, 0xff, 0xff, 0x01, 0x02],
+            "not a binary FileDescriptorSet",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let p = path.to_string_lossy().into_owned();
+        let run = rpcurl(&["--schema", &p, "--list-services"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&p) && run.stderr.contains(expected),
+            "{name}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+    let run = rpcurl(&["--schema", "/nonexistent/x.binpb", "--list-services"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("/nonexistent/x.binpb"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A set whose file imports something the set lacks (and rpcurl does not
+/// have built in) is refused with the file names.
+#[test]
+fn missing_import_is_named() {
+    use prost::Message as _;
+    let file = prost_types::FileDescriptorProto {
+        name: Some("a.proto".into()),
+        package: Some("a".into()),
+        dependency: vec!["b/missing.proto".into()],
+        syntax: Some("proto3".into()),
+        ..Default::default()
+    };
+    let set = prost_types::FileDescriptorSet { file: vec![file] };
+    let path = std::env::temp_dir().join(format!("rpcurl-missing-{}.binpb", std::process::id()));
+    std::fs::write(&path, set.encode_to_vec()).unwrap();
+    let run = rpcurl(&["--schema", &path.to_string_lossy(), "--list-services"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("'a.proto' imports 'b/missing.proto'"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn conflicting_schemas_are_refused() {
+    use prost::Message as _;
+    let make = |field: &str| {
+        let file = prost_types::FileDescriptorProto {
+            name: Some("c.proto".into()),
+            package: Some("c".into()),
+            message_type: vec![prost_types::DescriptorProto {
+                name: Some("M".into()),
+                field: vec![prost_types::FieldDescriptorProto {
+                    name: Some(field.into()),
+                    number: Some(1),
+                    r#type: Some(9),
+                    label: Some(1),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            syntax: Some("proto3".into()),
+            ..Default::default()
+        };
+        prost_types::FileDescriptorSet { file: vec![file] }.encode_to_vec()
+    };
+    let dir = std::env::temp_dir();
+    let a = dir.join(format!("rpcurl-conflict-a-{}.binpb", std::process::id()));
+    let b = dir.join(format!("rpcurl-conflict-b-{}.binpb", std::process::id()));
+    std::fs::write(&a, make("x")).unwrap();
+    std::fs::write(&b, make("y")).unwrap();
+    let run = rpcurl(&[
+        "--schema",
+        &a.to_string_lossy(),
+        "--schema",
+        &b.to_string_lossy(),
+        "--list-services",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("conflicting schemas: 'c.proto' differs"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// prost-reflect 0.16 panics on Editions descriptors; rpcurl refuses them.
+#[test]
+fn editions_files_are_refused_without_a_panic() {
+    use prost::Message as _;
+    let file = prost_types::FileDescriptorProto {
+        name: Some("ed.proto".into()),
+        package: Some("ed".into()),
+        syntax: Some("editions".into()),
+        message_type: vec![prost_types::DescriptorProto {
+            name: Some("M".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut bytes = prost_types::FileDescriptorSet { file: vec![file] }.encode_to_vec();
+    // FileDescriptorProto.edition = EDITION_2023 (field 14, enum 1000):
+    // prost-types 0.14 has no field for it, so append it by hand.
+    let mut file_bytes = prost_types::FileDescriptorSet::decode(bytes.as_slice())
+        .unwrap()
+        .file[0]
+        .encode_to_vec();
+    file_bytes.extend_from_slice(&[0x70, 0xe8, 0x07]);
+    bytes.clear();
+    prost::encoding::bytes::encode(1, &file_bytes, &mut bytes);
+    let path = std::env::temp_dir().join(format!("rpcurl-editions-{}.binpb", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let run = rpcurl(&["--schema", &path.to_string_lossy(), "--list-services"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("Protobuf Editions"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
