@@ -356,8 +356,14 @@ mod tests {
     fn timeouts_use_the_finest_unit_that_fits() {
         assert_eq!(encode_timeout(Duration::from_millis(2500)), "2500000u");
         assert_eq!(encode_timeout(Duration::from_secs(1000)), "1000000m");
-        assert_eq!(encode_timeout(Duration::from_secs(86400 * 365)), "31536000S");
-        assert_eq!(encode_timeout(Duration::from_secs(86400 * 3650)), "5256000M");
+        assert_eq!(
+            encode_timeout(Duration::from_secs(86400 * 365)),
+            "31536000S"
+        );
+        assert_eq!(
+            encode_timeout(Duration::from_secs(86400 * 3650)),
+            "5256000M"
+        );
     }
 
     #[test]
