@@ -3,19 +3,22 @@
 //! code.
 
 use std::io::{BufReader, Read};
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use prost_reflect::{DeserializeOptions, SerializeOptions};
 
+use crate::auth;
 use crate::call::{self, CallOptions};
-use crate::cli::{Cli, ErrorFormat};
+use crate::cli::{Cli, Compression, ErrorFormat};
 use crate::error::{Error, Result};
 use crate::headers::{self, HeaderArg};
 use crate::input::{self, DataSource};
 use crate::output::{self, Printer};
 use crate::schema::{Schema, files, reflection::Reflection};
 use crate::target::{self, Server};
-use crate::transport::{self, Channel, ConnectOptions, grpc};
+use crate::trace::Trace;
+use crate::transport::{self, Channel, ConnectOptions, grpc, tls::TlsOptions};
 
 /// stdin is read at most once, in order: headers (up to a blank line when
 /// the body follows), then a schema or the body.
@@ -38,11 +41,29 @@ impl Stdin {
 
 pub async fn run(cli: Cli) -> Result<()> {
     cli.validate()?;
-    let target = target::parse(&cli.args, cli.plaintext)?;
+    let trace = Trace::new(cli.verbose, cli.unredacted);
+    let mut target = target::parse(&cli.args, cli.plaintext)?;
+    if let (Some(path), Some(server)) = (&cli.unix_socket, target.server.as_mut()) {
+        server.unix = Some(path.into());
+    }
+    if let Some(server) = &target.server {
+        let tls_flags = cli.tls_flags();
+        if !server.tls && !tls_flags.is_empty() {
+            return Err(Error::usage(format!(
+                "{} only apply to TLS: use an https:// URL (or drop --plaintext)",
+                tls_flags.join(", ")
+            )));
+        }
+    }
     let mut stdin = Stdin { reader: None };
 
     let data_from_stdin = cli.data.as_deref() == Some("@-");
-    let call_headers = read_headers(&cli.headers, &mut stdin, data_from_stdin)?;
+    let mut call_headers = read_headers(
+        &cli.headers,
+        &mut stdin,
+        data_from_stdin,
+        cli.expand_headers,
+    )?;
     let reflect_headers = read_headers(
         &cli.reflect_header
             .iter()
@@ -51,7 +72,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             .collect::<Vec<_>>(),
         &mut stdin,
         data_from_stdin,
+        cli.expand_headers,
     )?;
+    add_credentials(&cli, target.server.as_ref(), &mut call_headers)?;
 
     let files_pool = if cli.schema.is_empty() {
         None
@@ -85,8 +108,27 @@ pub async fn run(cli: Cli) -> Result<()> {
         .find(|(n, _)| n == http::header::HOST)
         .and_then(|(_, v)| v.to_str().ok().map(str::to_string));
     let connect_options = ConnectOptions {
-        authority: host_header,
-        verbose: cli.verbose > 0,
+        authority: cli.authority.clone().or(host_header),
+        server_name: cli.servername.clone(),
+        tls: TlsOptions {
+            cacert: cli.cacert.clone(),
+            cert: cli.cert.clone(),
+            key: cli.key.clone(),
+            insecure: cli.insecure,
+            alpn: Vec::new(),
+        },
+        connect_timeout: cli.connect_timeout,
+        tcp_keepalive: if cli.no_keepalive {
+            None
+        } else {
+            Some(cli.keepalive_time.unwrap_or(Duration::from_secs(60)))
+        },
+        ping_interval: if cli.no_keepalive {
+            None
+        } else {
+            cli.keepalive_time
+        },
+        trace: trace.clone(),
     };
     let user_agent = cli
         .user_agent
@@ -155,12 +197,17 @@ pub async fn run(cli: Cli) -> Result<()> {
     let first = call::single_request(&method, &mut requests).await?;
 
     let channel = lazy.get().await?;
-    let mut headers = grpc::request_headers(cli.timeout, &user_agent);
+    let gzip = cli.compress == Some(Compression::Gzip);
+    let mut headers = grpc::request_headers(cli.timeout, &user_agent, gzip);
     extend_filtered(&mut headers, &call_headers);
     let call_options = CallOptions {
         headers,
-        max_receive: grpc::DEFAULT_MAX_RECEIVE,
-        verbose: cli.verbose,
+        max_receive: cli.max_msg_size.unwrap_or(grpc::DEFAULT_MAX_RECEIVE),
+        max_send: cli.max_msg_size,
+        gzip,
+        include: cli.include,
+        unredacted: cli.unredacted,
+        trace: trace.clone(),
     };
     let result = call::run(
         &channel,
@@ -172,6 +219,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         &mut schema,
     )
     .await;
+    trace.summary();
     printer.flush()?;
     match result {
         Err(Error::Status(status)) => {
@@ -181,6 +229,45 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         other => other,
     }
+}
+
+/// Basic credentials from -u or netrc, unless -H gave an Authorization.
+fn add_credentials(
+    cli: &Cli,
+    server: Option<&Server>,
+    headers: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<()> {
+    if headers
+        .iter()
+        .any(|(n, _)| n == http::header::AUTHORIZATION)
+    {
+        return Ok(());
+    }
+    let value = if let Some(user) = &cli.user {
+        Some(auth::basic_from_user(user)?)
+    } else if cli.netrc || cli.netrc_file.is_some() {
+        let path = match &cli.netrc_file {
+            Some(path) => path.clone(),
+            None => auth::default_netrc()?,
+        };
+        let Some(server) = server else {
+            return Ok(());
+        };
+        let host = if server.host.is_empty() {
+            "localhost"
+        } else {
+            server.host.as_str()
+        };
+        Some(auth::basic_from_netrc(&path, host, server.port)?)
+    } else {
+        None
+    };
+    if let Some(value) = value {
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| Error::usage("the credentials hold characters a header cannot carry"))?;
+        headers.push((http::header::AUTHORIZATION, value));
+    }
+    Ok(())
 }
 
 /// The connection is opened on first need: offline listing never dials, and
@@ -210,11 +297,18 @@ fn read_headers(
     args: &[String],
     stdin: &mut Stdin,
     body_follows_on_stdin: bool,
+    expand: bool,
 ) -> Result<Vec<(HeaderName, HeaderValue)>> {
     let mut out = Vec::new();
     for arg in args {
         match headers::classify(arg) {
-            HeaderArg::Literal(line) => out.push(headers::parse_line(line)?),
+            HeaderArg::Literal(line) => {
+                if expand {
+                    out.push(headers::parse_line(&auth::expand(line)?)?);
+                } else {
+                    out.push(headers::parse_line(line)?);
+                }
+            }
             HeaderArg::File(path) => {
                 let file = std::fs::File::open(path)
                     .map_err(|e| Error::local(format!("cannot read headers from {path}: {e}")))?;
@@ -222,6 +316,17 @@ fn read_headers(
             }
             HeaderArg::Stdin => {
                 headers::read_lines(stdin.borrow(), "stdin", body_follows_on_stdin, &mut out)?;
+            }
+        }
+    }
+    if expand {
+        for (_, value) in out.iter_mut() {
+            if let Ok(text) = value.to_str()
+                && text.contains('$')
+            {
+                *value = HeaderValue::from_str(&auth::expand(text)?).map_err(|_| {
+                    Error::usage("an expanded header value holds characters a header cannot carry")
+                })?;
             }
         }
     }

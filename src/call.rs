@@ -8,15 +8,21 @@ use tokio::sync::oneshot;
 use crate::error::{Error, Result};
 use crate::input::{self, Requests};
 use crate::json::{self, AnyCache};
-use crate::output::{self, Printer};
+use crate::output::Printer;
 use crate::schema::{Resolved, Schema};
 use crate::status::Code;
+use crate::trace::{self, Trace};
 use crate::transport::{Channel, grpc};
 
 pub struct CallOptions {
     pub headers: HeaderMap,
     pub max_receive: usize,
-    pub verbose: u8,
+    pub max_send: Option<usize>,
+    pub gzip: bool,
+    /// -i: response headers and trailers on stderr.
+    pub include: bool,
+    pub unredacted: bool,
+    pub trace: Trace,
 }
 
 /// For unary and server-streaming methods, the one request message, read
@@ -34,6 +40,32 @@ pub async fn single_request(
         .map(Some)
 }
 
+/// Frames one request, refusing it locally when it exceeds --max-msg-size.
+fn frame_request(
+    message: &DynamicMessage,
+    index: usize,
+    options: &CallOptions,
+) -> Result<bytes::Bytes> {
+    let len = prost::Message::encoded_len(message);
+    if let Some(max) = options.max_send
+        && len > max
+    {
+        return Err(Error::local(format!(
+            "request {index} is {len} bytes, more than --max-msg-size {max}"
+        )));
+    }
+    if options.trace.bodies() {
+        if let Ok(v) = json::to_value(message, &Default::default()) {
+            options.trace.line(">", format!("message {index}: {v}"));
+        }
+    } else {
+        options
+            .trace
+            .line(">", format!("message {index} ({len} bytes)"));
+    }
+    Ok(grpc::frame(message, options.gzip))
+}
+
 /// Runs the call and prints its responses. A non-OK status comes back as
 /// `Error::Status`; messages printed before it stay printed.
 pub async fn run(
@@ -47,41 +79,41 @@ pub async fn run(
 ) -> Result<()> {
     let method = &resolved.method;
     let source = resolved.source;
-    let service = method.parent_service();
-    let path = format!("/{}/{}", service.full_name(), method.name());
+    let trace = &options.trace;
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
 
-    if options.verbose > 0 {
-        eprintln!("> POST {}{}", channel.server().base_path, path);
-        output::print_headers(">", &options.headers);
-    }
+    trace.line(">", format!("POST {}{}", channel.server().base_path, path));
+    trace.headers(">", &options.headers);
     let (sender, future) = channel.start(&path, options.headers.clone()).await?;
     let (input_error_tx, mut input_error) = oneshot::channel::<Error>();
-    let verbose_bodies = options.verbose > 1;
     match first {
         Some(message) => {
-            if verbose_bodies {
-                eprintln!(
-                    "> {}",
-                    serde_json::to_string(&json::to_value(&message, &Default::default())?)
-                        .unwrap_or_default()
-                );
-            }
+            let frame = frame_request(&message, 1, options)?;
             tokio::spawn(async move {
-                sender.send(grpc::frame(&message)).await;
+                sender.send(frame).await;
                 // Dropping the sender ends the request stream.
             });
         }
         None => {
+            let max_send = options.max_send;
+            let gzip = options.gzip;
+            let trace = trace.clone();
             tokio::spawn(async move {
+                let options = CallOptions {
+                    headers: HeaderMap::new(),
+                    max_receive: 0,
+                    max_send,
+                    gzip,
+                    include: false,
+                    unredacted: false,
+                    trace,
+                };
+                let mut index = 0;
                 while let Some(item) = requests.next().await {
-                    match item {
-                        Ok(message) => {
-                            if verbose_bodies
-                                && let Ok(v) = json::to_value(&message, &Default::default())
-                            {
-                                eprintln!("> {v}");
-                            }
-                            if !sender.send(grpc::frame(&message)).await {
+                    index += 1;
+                    match item.and_then(|m| frame_request(&m, index, &options)) {
+                        Ok(frame) => {
+                            if !sender.send(frame).await {
                                 return;
                             }
                         }
@@ -94,15 +126,17 @@ pub async fn run(
                         }
                     }
                 }
+                options
+                    .trace
+                    .line(">", format!("end of stream after {index} message(s)"));
             });
         }
     }
 
     let mut response = grpc::Response::new(future, options.max_receive);
     let mut output_desc = method.output();
-    let mut any_cache = AnyCache::default();
-    let may_hold_any = any_cache.may_contain_any(&output_desc);
-    let mut printed_headers = false;
+    let may_hold_any = AnyCache::default().may_contain_any(&output_desc);
+    let mut headers_shown = false;
     let mut input_open = true;
     let mut count = 0usize;
     let outcome = loop {
@@ -114,17 +148,19 @@ pub async fn run(
             },
             next = response.message() => next,
         };
-        if options.verbose > 0
-            && !printed_headers
-            && let Some(headers) = response.headers()
-        {
-            eprintln!("<");
-            output::print_headers("<", headers);
-            printed_headers = true;
+        if !headers_shown && let Some(headers) = response.headers() {
+            headers_shown = true;
+            trace.mark_first_byte();
+            trace.line("<", "response headers");
+            trace.headers("<", headers);
+            if options.include {
+                trace::print_headers("<", headers, options.unredacted);
+            }
         }
         match next {
             Ok(Some(bytes)) => {
                 count += 1;
+                let size = bytes.len();
                 let mut message = DynamicMessage::decode(output_desc.clone(), bytes.clone())
                     .map_err(|e| {
                         Error::status(
@@ -150,9 +186,7 @@ pub async fn run(
                         fallback = true;
                     }
                 }
-                if options.verbose > 0 {
-                    eprintln!("< message {count} ({} bytes)", message_len(&message));
-                }
+                trace.line("<", format!("message {count} ({size} bytes)"));
                 printer.message(&message, fallback)?;
                 printer.flush()?;
             }
@@ -166,15 +200,13 @@ pub async fn run(
             }
         }
     };
-    if options.verbose > 0 {
-        if let Some(trailers) = response.trailers() {
-            output::print_headers("< trailer", trailers);
+    if let Some(trailers) = response.trailers() {
+        trace.line("<", "trailers");
+        trace.headers("<", trailers);
+        if options.include {
+            trace::print_headers("<", trailers, options.unredacted);
         }
-        eprintln!("* {count} response message(s)");
     }
+    trace.info(format!("{count} response message(s)"));
     outcome
-}
-
-fn message_len(message: &DynamicMessage) -> usize {
-    prost::Message::encoded_len(message)
 }

@@ -108,6 +108,43 @@ pub struct Cli {
           value_parser = parse_duration, help_heading = "Request")]
     pub timeout: Option<Duration>,
 
+    /// Basic authentication: "user:password", or "user" alone to be asked
+    /// for the password (when stdin is a terminal). A -H Authorization wins.
+    #[arg(
+        short = 'u',
+        long,
+        value_name = "USER[:PASSWORD]",
+        help_heading = "Request"
+    )]
+    pub user: Option<String>,
+
+    /// Take Basic credentials for the host from ~/.netrc.
+    #[arg(
+        short = 'n',
+        long,
+        conflicts_with = "netrc_file",
+        help_heading = "Request"
+    )]
+    pub netrc: bool,
+
+    /// Take Basic credentials for the host from FILE (netrc format).
+    #[arg(long, value_name = "FILE", help_heading = "Request")]
+    pub netrc_file: Option<String>,
+
+    /// Replace ${NAME} in header values with environment variables (an
+    /// unset variable is an error), so tokens stay off the command line.
+    #[arg(long, help_heading = "Request")]
+    pub expand_headers: bool,
+
+    /// Compress request messages.
+    #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "Request")]
+    pub compress: Option<Compression>,
+
+    /// Largest message to receive, and to send, in bytes (receiving
+    /// defaults to 4 MiB, as in gRPC).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Request")]
+    pub max_msg_size: Option<usize>,
+
     // ----- connection -----
     /// RPC protocol. Only grpc is available in this version.
     #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
@@ -121,6 +158,58 @@ pub struct Cli {
     /// With an address (no scheme), connect without TLS (grpcurl's flag).
     #[arg(long, help_heading = "Connection")]
     pub plaintext: bool,
+
+    /// Connect to this Unix socket instead of the URL's host and port
+    /// (addresses may also be given as unix:PATH).
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub unix_socket: Option<String>,
+
+    /// Time limit for TCP connect plus the TLS and HTTP/2 handshakes, in
+    /// seconds or with a unit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Option<Duration>,
+
+    /// Send HTTP/2 PINGs this often (seconds or a unit) to keep the
+    /// connection alive; TCP keepalive uses the same period (default 60s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
+    pub keepalive_time: Option<Duration>,
+
+    /// Turn off TCP keepalive and HTTP/2 PINGs.
+    #[arg(long, conflicts_with = "keepalive_time", help_heading = "Connection")]
+    pub no_keepalive: bool,
+
+    /// Value of the :authority header; also the name TLS verifies unless
+    /// --servername. A -H "Host: ..." header does the same.
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub authority: Option<String>,
+
+    // ----- TLS -----
+    /// Trust only the CA certificates in this PEM file (replaces the
+    /// system's roots, as in curl and buf curl).
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cacert: Option<String>,
+
+    /// Client certificate (PEM) for mutual TLS; needs --key.
+    #[arg(
+        short = 'E',
+        long,
+        value_name = "FILE",
+        requires = "key",
+        help_heading = "TLS"
+    )]
+    pub cert: Option<String>,
+
+    /// Private key (PEM) of the client certificate; needs --cert.
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
+    pub key: Option<String>,
+
+    /// Do not verify the server's certificate.
+    #[arg(short = 'k', long, help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Server name for SNI and for verifying the certificate.
+    #[arg(long, value_name = "NAME", help_heading = "TLS")]
+    pub servername: Option<String>,
 
     // ----- output -----
     /// Write responses to FILE instead of stdout.
@@ -147,10 +236,51 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ErrorFormat::Text, help_heading = "Output")]
     pub error_format: ErrorFormat,
 
-    /// Print request and response headers and trailers on stderr; secrets
-    /// are redacted.
+    /// Trace the connection and call on stderr: addresses, TLS, headers,
+    /// trailers, message sizes and timings; secrets are redacted. -vv adds
+    /// message bodies.
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+
+    /// Show secret header values (Authorization, cookies, tokens) in -v.
+    #[arg(long, help_heading = "Output")]
+    pub unredacted: bool,
+
+    /// Print response headers before the messages and trailers after them,
+    /// on stderr (stdout stays pure JSON).
+    #[arg(short = 'i', long, help_heading = "Output")]
+    pub include: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    Gzip,
+}
+
+/// Parses a byte count: `4194304`, `4MiB`, `512KiB`, `10MB`.
+pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: use bytes (4194304) or a unit (4MiB)"))?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1024 * 1024 * 1024,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size: use bytes (4194304) or a unit (4MiB)"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -237,12 +367,38 @@ impl Cli {
                 "--reflect=false needs --schema: without reflection the schema must come from a file",
             ));
         }
+        if self.user.is_some() && (self.netrc || self.netrc_file.is_some()) {
+            return Err(Error::usage(
+                "-u/--user and --netrc/--netrc-file cannot be used together",
+            ));
+        }
         if !self.reflect_header.is_empty() && !self.uses_reflection() {
             return Err(Error::usage(
                 "--reflect-header is only used with reflection (drop --schema or add --reflect)",
             ));
         }
         Ok(())
+    }
+
+    /// TLS flags given (for refusing them on plaintext targets).
+    pub fn tls_flags(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if self.cacert.is_some() {
+            flags.push("--cacert");
+        }
+        if self.cert.is_some() {
+            flags.push("--cert");
+        }
+        if self.key.is_some() {
+            flags.push("--key");
+        }
+        if self.insecure {
+            flags.push("--insecure");
+        }
+        if self.servername.is_some() {
+            flags.push("--servername");
+        }
+        flags
     }
 
     fn wants_server_schema(&self) -> bool {
@@ -275,6 +431,15 @@ mod tests {
         assert!(parse_duration("5parsecs").is_err());
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4194304").unwrap(), 4 << 20);
+        assert_eq!(parse_size("4MiB").unwrap(), 4 << 20);
+        assert_eq!(parse_size("10kb").unwrap(), 10_000);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
     }
 
     #[test]

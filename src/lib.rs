@@ -3,6 +3,7 @@
 //! same code the binary runs.
 
 pub mod app;
+pub mod auth;
 pub mod call;
 pub mod cli;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod output;
 pub mod schema;
 pub mod status;
 pub mod target;
+pub mod trace;
 pub mod transport;
 
 use std::io::Write;

@@ -3,13 +3,11 @@
 
 use std::io::{BufWriter, Write};
 
-use http::HeaderMap;
 use prost_reflect::{DynamicMessage, ReflectMessage, SerializeOptions};
 use serde::Serialize as _;
 use serde_json::ser::{CompactFormatter, PrettyFormatter};
 
 use crate::error::{Error, Result};
-use crate::headers::is_secret;
 use crate::json;
 use crate::schema::Schema;
 use crate::status::Status;
@@ -145,20 +143,6 @@ pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
                 serde_json::to_string(detail).unwrap_or_default()
             );
         }
-    }
-}
-
-/// Writes headers for -v, with secrets hidden.
-pub fn print_headers(prefix: &str, headers: &HeaderMap) {
-    let stderr = std::io::stderr();
-    let mut err = stderr.lock();
-    for (name, value) in headers {
-        let shown = if is_secret(name.as_str()) {
-            "<redacted>".to_string()
-        } else {
-            String::from_utf8_lossy(value.as_bytes()).into_owned()
-        };
-        let _ = writeln!(err, "{prefix} {}: {shown}", name.as_str());
     }
 }
 

@@ -16,12 +16,19 @@ pub struct Server {
     /// Path prefix before `/pkg.Svc/Method` (no trailing slash), as buf curl
     /// allows for servers mounted under a path.
     pub base_path: String,
+    /// Connect to this Unix socket instead of host:port.
+    pub unix: Option<std::path::PathBuf>,
 }
 
 impl Server {
     /// `host:port` as it goes in `:authority` (IPv6 literals bracketed; the
     /// default port of the scheme left out, as browsers and grpc-go do).
     pub fn authority(&self) -> String {
+        // Some servers refuse a socket path as :authority; grpc-go sends
+        // "localhost" too.
+        if self.unix.is_some() && self.host.is_empty() {
+            return "localhost".to_string();
+        }
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -92,7 +99,7 @@ pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
             method: None,
         }),
         [one] => {
-            if one.contains("://") {
+            if is_url(one) {
                 parse_url(one)
             } else {
                 Ok(Target {
@@ -102,7 +109,7 @@ pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
             }
         }
         [address, method] => {
-            let mut target = if address.contains("://") {
+            let mut target = if is_url(address) {
                 parse_url(address)?
             } else {
                 Target {
@@ -122,6 +129,10 @@ pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
             "too many arguments: expected a URL, or an address and a method",
         )),
     }
+}
+
+fn is_url(arg: &str) -> bool {
+    arg.contains("://") && !arg.starts_with("unix:")
 }
 
 fn parse_url(url: &str) -> Result<Target> {
@@ -168,12 +179,27 @@ fn parse_url(url: &str) -> Result<Target> {
             host,
             port,
             base_path,
+            unix: None,
         }),
         method,
     })
 }
 
 fn parse_address(address: &str, plaintext: bool) -> Result<Server> {
+    if let Some(rest) = address.strip_prefix("unix:") {
+        // unix:PATH, unix:/abs/path and unix:///abs/path (grpc-go's forms).
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(Error::usage(format!("'{address}' names no socket path")));
+        }
+        return Ok(Server {
+            tls: !plaintext,
+            host: String::new(),
+            port: 0,
+            base_path: String::new(),
+            unix: Some(path.into()),
+        });
+    }
     if address.contains('/') {
         return Err(Error::usage(format!(
             "'{address}' is not an address: use host:port, or a URL such as https://{address}"
@@ -186,6 +212,7 @@ fn parse_address(address: &str, plaintext: bool) -> Result<Server> {
         host,
         port,
         base_path: String::new(),
+        unix: None,
     })
 }
 
@@ -264,6 +291,20 @@ mod tests {
         assert!(!t.server.unwrap().tls);
         let t = parse(&args(&["[::1]:9000", "a.B/C"]), true).unwrap();
         assert_eq!(t.server.unwrap().authority(), "[::1]:9000");
+    }
+
+    #[test]
+    fn unix_addresses() {
+        for (arg, path) in [
+            ("unix:/tmp/s.sock", "/tmp/s.sock"),
+            ("unix:///tmp/s.sock", "/tmp/s.sock"),
+            ("unix:rel.sock", "rel.sock"),
+        ] {
+            let t = parse(&args(&[arg, "a.B/C"]), true).unwrap();
+            let server = t.server.unwrap();
+            assert_eq!(server.unix.as_deref().unwrap().to_str().unwrap(), path);
+            assert_eq!(server.authority(), "localhost");
+        }
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl Reflection {
                     ReflectProtocol::V1 => V1_PATH,
                     ReflectProtocol::V1Alpha => V1ALPHA_PATH,
                 };
-                let mut headers = grpc::request_headers(None, crate::USER_AGENT);
+                let mut headers = grpc::request_headers(None, crate::USER_AGENT, false);
                 crate::headers::extend_map(&mut headers, &self.headers);
                 let (sender, future) = self.channel.start(path, headers).await?;
                 self.stream = Some(Stream {
@@ -210,7 +210,7 @@ impl Reflection {
                 });
             }
             let stream = self.stream.as_mut().expect("opened above");
-            let sent = stream.sender.send(grpc::frame(&message)).await;
+            let sent = stream.sender.send(grpc::frame(&message, false)).await;
             let answer = if sent {
                 stream.response.message().await
             } else {

@@ -1,65 +1,136 @@
-//! Dialing: TCP, TLS and the HTTP/2 handshake, with errors that say which
-//! step failed.
+//! Dialing: TCP (directly, through an HTTP CONNECT proxy, or a Unix socket),
+//! TLS, and the HTTP/2 handshake, each bounded by `--connect-timeout` and
+//! each failing with an error that says which step failed and why.
 
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
-use super::{Channel, error_chain};
+use super::tls::{self, TlsOptions};
+use super::{Channel, error_chain, proxy};
 use crate::error::{Error, Result};
 use crate::target::Server;
+use crate::trace::Trace;
 
 /// Anything we can speak HTTP/2 over.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct ConnectOptions {
-    /// Overrides `:authority` (and the name TLS verifies), e.g. from a
-    /// `Host:` header.
+    /// Overrides `:authority` (and the name TLS verifies unless
+    /// `server_name`), from --authority or a `Host:` header.
     pub authority: Option<String>,
-    pub verbose: bool,
+    /// --servername: SNI and the verified name.
+    pub server_name: Option<String>,
+    pub tls: TlsOptions,
+    pub connect_timeout: Option<Duration>,
+    /// TCP keepalive period; None turns it off.
+    pub tcp_keepalive: Option<Duration>,
+    /// HTTP/2 PING period; None sends no PINGs.
+    pub ping_interval: Option<Duration>,
+    pub trace: Trace,
 }
 
-/// Opens the connection and completes the HTTP/2 handshake.
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            authority: None,
+            server_name: None,
+            tls: TlsOptions::default(),
+            connect_timeout: None,
+            tcp_keepalive: Some(Duration::from_secs(60)),
+            ping_interval: None,
+            trace: Trace::off(),
+        }
+    }
+}
+
+/// Opens the connection and completes the HTTP/2 handshake (including the
+/// server's SETTINGS, so a server that accepts and never answers fails here,
+/// within --connect-timeout).
 pub async fn connect(server: &Server, options: &ConnectOptions) -> Result<Channel> {
+    let what = match &server.unix {
+        Some(path) => format!("unix:{}", path.display()),
+        None => format!("{}:{}", server.host, server.port),
+    };
+    let dial = establish(server, options, &what);
+    match options.connect_timeout {
+        Some(limit) => tokio::time::timeout(limit, dial).await.map_err(|_| {
+            Error::unavailable(format!(
+                "no connection to {what} within {limit:?} (--connect-timeout): the server accepted nothing, or never answered the handshake"
+            ))
+        })?,
+        None => dial.await,
+    }
+}
+
+async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Result<Channel> {
+    let trace = &options.trace;
     let authority = options
         .authority
         .clone()
         .unwrap_or_else(|| server.authority());
-    let address = format!("{}:{}", server.host, server.port);
-    let tcp = TcpStream::connect((server.host.as_str(), server.port))
-        .await
-        .map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                _ => e.to_string(),
-            };
-            Error::unavailable(format!("cannot connect to {address}: {why}"))
-        })?;
-    // Calls are small and latency-bound; Nagle only adds delay.
-    let _ = tcp.set_nodelay(true);
-    if options.verbose
-        && let Ok(peer) = tcp.peer_addr()
-    {
-        eprintln!("* connected to {address} ({peer})");
-    }
-    let io: Box<dyn Io> = if server.tls {
-        let tls_name = authority_host(&authority);
-        Box::new(tls_handshake(tcp, &tls_name, &address, options.verbose).await?)
-    } else {
-        Box::new(tcp)
+    let io: Box<dyn Io> = match &server.unix {
+        Some(path) => {
+            trace.info(format!("connecting to unix:{}", path.display()));
+            let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+                Error::unavailable(format!(
+                    "cannot connect to unix:{}: {}",
+                    path.display(),
+                    io_reason(&e)
+                ))
+            })?;
+            Box::new(stream)
+        }
+        None => Box::new(tcp(server, options, what).await?),
     };
-    let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+    trace.mark_connected();
+    let io: Box<dyn Io> = if server.tls {
+        let name = options
+            .server_name
+            .clone()
+            .unwrap_or_else(|| host_of(&authority));
+        let name = if name.is_empty() {
+            "localhost".to_string()
+        } else {
+            name
+        };
+        Box::new(tls_handshake(io, &name, what, options).await?)
+    } else {
+        io
+    };
+    let sniffer = Sniffer::default();
+    let io = Sniff {
+        inner: io,
+        state: sniffer.clone(),
+    };
+    let mut builder = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+    builder
         .timer(TokioTimer::new())
-        .handshake(TokioIo::new(io))
+        // Larger windows than HTTP/2's 64 KiB default keep long streams
+        // from stalling on flow control.
+        .initial_stream_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(8 * 1024 * 1024);
+    if let Some(interval) = options.ping_interval {
+        builder
+            .keep_alive_interval(interval)
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+    }
+    let (sender, connection) = builder
+        .handshake(TokioIo::new(Box::new(io) as Box<dyn Io>))
         .await
         .map_err(|e| {
             Error::unavailable(format!(
-                "HTTP/2 handshake with {address} failed: {}",
+                "HTTP/2 handshake with {what} failed: {}",
                 error_chain(&e)
             ))
         })?;
@@ -67,6 +138,18 @@ pub async fn connect(server: &Server, options: &ConnectOptions) -> Result<Channe
         // Errors surface on the streams that use the connection.
         let _ = connection.await;
     });
+    let first = sniffer.first_bytes().await;
+    if let Some(problem) = diagnose(&first, server.tls) {
+        return Err(Error::unavailable(format!("{what}: {problem}")));
+    }
+    trace.info(format!(
+        "HTTP/2 ({}) with {what}, :authority {authority}",
+        if server.tls {
+            "h2 over TLS"
+        } else {
+            "h2c, prior knowledge"
+        }
+    ));
     Ok(Channel {
         sender,
         server: server.clone(),
@@ -74,7 +157,170 @@ pub async fn connect(server: &Server, options: &ConnectOptions) -> Result<Channe
     })
 }
 
-fn authority_host(authority: &str) -> String {
+async fn tcp(server: &Server, options: &ConnectOptions, what: &str) -> Result<TcpStream> {
+    let trace = &options.trace;
+    let stream = match proxy::from_env(&server.host, server.port, server.tls)? {
+        Some(p) => {
+            let target = format!("{}:{}", bracket(&server.host), server.port);
+            trace.info(format!(
+                "connecting to {target} through proxy {}:{}",
+                p.host, p.port
+            ));
+            proxy::tunnel(&p, &target).await?
+        }
+        None => {
+            let addrs: Vec<_> = tokio::net::lookup_host((server.host.as_str(), server.port))
+                .await
+                .map_err(|e| Error::unavailable(format!("cannot resolve {}: {e}", server.host)))?
+                .collect();
+            let mut last = None;
+            let mut connected = None;
+            for addr in addrs {
+                trace.info(format!("connecting to {what} ({addr})"));
+                match TcpStream::connect(addr).await {
+                    Ok(s) => {
+                        connected = Some(s);
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            match connected {
+                Some(s) => s,
+                None => {
+                    let why = last
+                        .map(|e| io_reason(&e))
+                        .unwrap_or_else(|| "the name resolved to no address".into());
+                    return Err(Error::unavailable(format!(
+                        "cannot connect to {what}: {why}"
+                    )));
+                }
+            }
+        }
+    };
+    // Calls are small and latency-bound; Nagle only adds delay.
+    let _ = stream.set_nodelay(true);
+    if let Some(period) = options.tcp_keepalive {
+        let keepalive = socket2::TcpKeepalive::new().with_time(period);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+    }
+    Ok(stream)
+}
+
+async fn tls_handshake(
+    io: Box<dyn Io>,
+    name: &str,
+    what: &str,
+    options: &ConnectOptions,
+) -> Result<tokio_rustls::client::TlsStream<Box<dyn Io>>> {
+    let trace = &options.trace;
+    let mut tls_options = options.tls.clone();
+    tls_options.alpn = vec![b"h2".to_vec()];
+    let config = tls::client_config(&tls_options)?;
+    let server_name = ServerName::try_from(name.to_string())
+        .map_err(|_| Error::usage(format!("'{name}' is not a valid TLS server name")))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let stream = connector.connect(server_name, io).await.map_err(|e| {
+        Error::unavailable(format!(
+            "TLS handshake with {what} failed: {}",
+            tls_reason(&e)
+        ))
+    })?;
+    trace.mark_tls();
+    let (_, session) = stream.get_ref();
+    if trace.enabled() {
+        trace.info(format!(
+            "TLS {} with {}, ALPN {}",
+            session
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default()
+                .replace("TLSv1_", "1."),
+            session
+                .negotiated_cipher_suite()
+                .map(|c| format!("{:?}", c.suite()))
+                .unwrap_or_default(),
+            session
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_else(|| "none".into())
+        ));
+        if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
+            for line in tls::describe_certificate(cert.as_ref()) {
+                trace.info(format!("server certificate {line}"));
+            }
+        }
+    }
+    if session.alpn_protocol() != Some(b"h2") {
+        return Err(Error::unavailable(format!(
+            "{what} did not agree to HTTP/2 over TLS (ALPN h2), which gRPC needs"
+        )));
+    }
+    Ok(stream)
+}
+
+/// Explains a failed TLS handshake: certificate problems name the fix, and a
+/// server that answers in plaintext is recognised as such.
+fn tls_reason(err: &std::io::Error) -> String {
+    if let Some(inner) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        return match inner {
+            rustls::Error::InvalidMessage(_) => {
+                "the server did not answer in TLS: it is probably a plaintext server (use http:// or --plaintext)".into()
+            }
+            rustls::Error::InvalidCertificate(cert) => format!(
+                "the server's certificate is not trusted: {cert:?} (trust its CA with --cacert, or skip verification with -k)"
+            ),
+            rustls::Error::AlertReceived(alert) => format!(
+                "the server refused the handshake ({alert:?}); if it asks for a client certificate, give --cert and --key"
+            ),
+            other => other.to_string(),
+        };
+    }
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
+        return "the server closed the connection during the handshake: it may not speak TLS (use http:// or --plaintext)".into();
+    }
+    error_chain(err)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::NotFound => "no such socket".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// What the server's first bytes say when they are not HTTP/2.
+fn diagnose(first: &[u8], tls: bool) -> Option<String> {
+    if first.is_empty() {
+        return Some(if tls {
+            "the server closed the connection without answering HTTP/2".into()
+        } else {
+            "the server closed the connection without answering HTTP/2: it may expect TLS (use https://, or drop --plaintext)".into()
+        });
+    }
+    if first.len() >= 2 && (first[0] == 0x15 || first[0] == 0x16) && first[1] == 0x03 {
+        return Some("the server answered in TLS: use https:// (or drop --plaintext)".into());
+    }
+    if first.starts_with(b"HTTP/") {
+        return Some(
+            "the server answered in HTTP/1.x, not HTTP/2; gRPC needs HTTP/2 (is this a gRPC server?)".into(),
+        );
+    }
+    // An HTTP/2 server's first frame is SETTINGS (type 4 at byte 3).
+    if first.len() >= 4 && first[3] != 0x04 {
+        return Some(
+            "the server did not answer with HTTP/2 SETTINGS: is it an HTTP/2 server?".into(),
+        );
+    }
+    None
+}
+
+fn host_of(authority: &str) -> String {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest).to_string();
     }
@@ -84,41 +330,121 @@ fn authority_host(authority: &str) -> String {
     }
 }
 
-async fn tls_handshake(
-    tcp: TcpStream,
-    host: &str,
-    address: &str,
-    verbose: bool,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::local(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|_| Error::usage(format!("'{host}' is not a valid TLS server name")))?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let stream = connector.connect(name, tcp).await.map_err(|e| {
-        Error::unavailable(format!(
-            "TLS handshake with {address} failed: {}",
-            error_chain(&e)
-        ))
-    })?;
-    if verbose {
-        let (_, session) = stream.get_ref();
-        eprintln!(
-            "* TLS {:?}, ALPN {}",
-            session.protocol_version(),
-            session
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .unwrap_or_else(|| "none".into())
-        );
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
     }
-    Ok(stream)
+}
+
+/// Keeps a copy of the first bytes the server sends, so that a server
+/// speaking TLS or HTTP/1.x to our HTTP/2 is named for what it is.
+#[derive(Clone, Default)]
+struct Sniffer(Arc<SnifferState>);
+
+#[derive(Default)]
+struct SnifferState {
+    bytes: Mutex<Option<Vec<u8>>>,
+    notify: Notify,
+}
+
+impl Sniffer {
+    async fn first_bytes(&self) -> Vec<u8> {
+        loop {
+            let notified = self.0.notify.notified();
+            if let Ok(guard) = self.0.bytes.lock()
+                && let Some(bytes) = guard.as_ref()
+            {
+                return bytes.clone();
+            }
+            notified.await;
+        }
+    }
+
+    fn record(&self, data: &[u8]) {
+        if let Ok(mut guard) = self.0.bytes.lock()
+            && guard.is_none()
+        {
+            *guard = Some(data[..data.len().min(16)].to_vec());
+            self.0.notify.notify_waiters();
+        }
+    }
+}
+
+struct Sniff {
+    inner: Box<dyn Io>,
+    state: Sniffer,
+}
+
+impl AsyncRead for Sniff {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        match &result {
+            Poll::Ready(Ok(())) => {
+                let filled = &buf.filled()[before..];
+                self.state.record(filled);
+            }
+            Poll::Ready(Err(_)) => self.state.record(&[]),
+            Poll::Pending => {}
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Sniff {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_bytes_name_the_server() {
+        assert!(
+            diagnose(b"\x15\x03\x01\x00\x02", false)
+                .unwrap()
+                .contains("TLS")
+        );
+        assert!(
+            diagnose(b"HTTP/1.1 400 Bad", false)
+                .unwrap()
+                .contains("HTTP/1")
+        );
+        assert!(diagnose(b"", false).unwrap().contains("closed"));
+        assert!(diagnose(&[0, 0, 0, 4, 0, 0, 0, 0, 0], false).is_none());
+        assert!(diagnose(&[0, 0, 8, 7, 0], false).is_some());
+    }
 }

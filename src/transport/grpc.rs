@@ -17,13 +17,17 @@ use crate::status::{Code, Status};
 pub const DEFAULT_MAX_RECEIVE: usize = 4 * 1024 * 1024;
 
 /// Headers every gRPC request carries; the caller adds the user's.
-pub fn request_headers(timeout: Option<Duration>, user_agent: &str) -> HeaderMap {
+pub fn request_headers(timeout: Option<Duration>, user_agent: &str, gzip: bool) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/grpc+proto"),
     );
     headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+    headers.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
+    if gzip {
+        headers.insert("grpc-encoding", HeaderValue::from_static("gzip"));
+    }
     if let Ok(ua) = HeaderValue::from_str(user_agent) {
         headers.insert(http::header::USER_AGENT, ua);
     }
@@ -56,9 +60,25 @@ pub fn encode_timeout(timeout: Duration) -> String {
     format!("{MAX}H")
 }
 
-/// Frames one encoded message: flag byte (uncompressed), length, payload.
-pub fn frame(message: &impl prost::Message) -> Bytes {
+/// Frames one encoded message: flag byte, length, payload (gzipped when
+/// `gzip`).
+pub fn frame(message: &impl prost::Message, gzip: bool) -> Bytes {
     let len = message.encoded_len();
+    if gzip {
+        let plain = message.encode_to_vec();
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(len / 2 + 16),
+            flate2::Compression::fast(),
+        );
+        // Writing to a Vec cannot fail.
+        let _ = std::io::Write::write_all(&mut encoder, &plain);
+        let compressed = encoder.finish().unwrap_or_default();
+        let mut buf = BytesMut::with_capacity(5 + compressed.len());
+        buf.put_u8(1);
+        buf.put_u32(compressed.len() as u32);
+        buf.extend_from_slice(&compressed);
+        return buf.freeze();
+    }
     let mut buf = BytesMut::with_capacity(5 + len);
     buf.put_u8(0);
     buf.put_u32(len as u32);
@@ -71,6 +91,8 @@ pub fn frame(message: &impl prost::Message) -> Bytes {
 pub struct FrameDecoder {
     buf: BytesMut,
     max_size: usize,
+    /// The response's grpc-encoding, for frames flagged as compressed.
+    gzip: bool,
 }
 
 impl FrameDecoder {
@@ -78,7 +100,12 @@ impl FrameDecoder {
         FrameDecoder {
             buf: BytesMut::new(),
             max_size,
+            gzip: false,
         }
+    }
+
+    pub fn set_gzip(&mut self, gzip: bool) {
+        self.gzip = gzip;
     }
 
     pub fn push(&mut self, data: &[u8]) {
@@ -99,20 +126,11 @@ impl FrameDecoder {
         if len > self.max_size {
             return Err(Status::new(
                 Code::ResourceExhausted,
-                format!(
-                    "received a message of {len} bytes, larger than the limit of {} bytes",
-                    self.max_size
-                ),
+                too_large(len, self.max_size),
             ));
         }
         if self.buf.len() < 5 + len {
             return Ok(None);
-        }
-        if flags & 1 != 0 {
-            return Err(Status::new(
-                Code::Internal,
-                "the server sent a compressed message although rpcurl did not offer compression",
-            ));
         }
         if flags & !1 != 0 {
             return Err(Status::new(
@@ -121,8 +139,42 @@ impl FrameDecoder {
             ));
         }
         self.buf.advance(5);
-        Ok(Some(self.buf.split_to(len).freeze()))
+        let payload = self.buf.split_to(len).freeze();
+        if flags & 1 == 0 {
+            return Ok(Some(payload));
+        }
+        if !self.gzip {
+            return Err(Status::new(
+                Code::Internal,
+                "the server sent a compressed message without a known grpc-encoding",
+            ));
+        }
+        // Bound the inflated size too: a small frame can expand enormously.
+        let mut out = Vec::new();
+        let decoder = flate2::read::GzDecoder::new(payload.as_ref());
+        let limit = self.max_size as u64 + 1;
+        std::io::Read::read_to_end(&mut std::io::Read::take(decoder, limit), &mut out).map_err(
+            |e| {
+                Status::new(
+                    Code::Internal,
+                    format!("a gzip-compressed message does not inflate: {e}"),
+                )
+            },
+        )?;
+        if out.len() > self.max_size {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                too_large(out.len(), self.max_size),
+            ));
+        }
+        Ok(Some(Bytes::from(out)))
     }
+}
+
+fn too_large(len: usize, max: usize) -> String {
+    format!(
+        "received a message of {len} bytes, more than the limit of {max} bytes (raise it with --max-msg-size)"
+    )
 }
 
 /// The receiving side of one gRPC call.
@@ -167,12 +219,24 @@ impl Response {
             match &mut self.state {
                 State::Done => return Ok(None),
                 State::Waiting(future) => {
-                    let response = future.await.map_err(|e| {
-                        Status::new(Code::Unavailable, stream_error("before it answered", &e))
-                    })?;
+                    let response = future.await?;
                     let (parts, body) = response.into_parts();
                     self.headers = Some(parts.headers);
                     let headers = self.headers.as_ref().expect("just set");
+                    match headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+                        None | Some(b"identity") => {}
+                        Some(b"gzip") => self.decoder.set_gzip(true),
+                        Some(other) => {
+                            self.state = State::Done;
+                            return Err(Status::new(
+                                Code::Internal,
+                                format!(
+                                    "the server compressed its response with '{}', which rpcurl does not support",
+                                    String::from_utf8_lossy(other)
+                                ),
+                            ));
+                        }
+                    }
                     // Trailers-only response: the status is in the headers.
                     if let Some(status) = status_from(headers) {
                         self.state = State::Done;
@@ -364,6 +428,34 @@ mod tests {
             encode_timeout(Duration::from_secs(86400 * 3650)),
             "5256000M"
         );
+    }
+
+    #[test]
+    fn gzip_frames_round_trip_and_are_bounded() {
+        let msg = prost_types::Duration {
+            seconds: 7,
+            nanos: 0,
+        };
+        let framed = frame(&msg, true);
+        assert_eq!(framed[0], 1);
+        let mut d = FrameDecoder::new(100);
+        d.set_gzip(true);
+        d.push(&framed);
+        let out = d.next_frame().unwrap().unwrap();
+        assert_eq!(
+            <prost_types::Duration as prost::Message>::decode(out).unwrap(),
+            msg
+        );
+        // A bomb: 1 MiB of zeros compresses to ~1 KiB but must not inflate past the limit.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut enc, &vec![0u8; 1 << 20]).unwrap();
+        let bomb = enc.finish().unwrap();
+        let mut d = FrameDecoder::new(1000);
+        d.set_gzip(true);
+        d.push(&[1]);
+        d.push(&(bomb.len() as u32).to_be_bytes());
+        d.push(&bomb);
+        assert_eq!(d.next_frame().unwrap_err().code, Code::ResourceExhausted);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 pub mod connect;
 pub mod grpc;
+pub mod proxy;
+pub mod tls;
 
 use std::fmt;
 use std::pin::Pin;
@@ -82,8 +84,14 @@ pub struct Channel {
     authority: String,
 }
 
-pub type ResponseFuture =
-    Pin<Box<dyn std::future::Future<Output = hyper::Result<http::Response<Incoming>>> + Send>>;
+/// Resolves to the response head; transport failures are already statuses
+/// that say what happened.
+pub type ResponseFuture = Pin<
+    Box<
+        dyn std::future::Future<Output = Result<http::Response<Incoming>, crate::status::Status>>
+            + Send,
+    >,
+>;
 
 impl Channel {
     pub fn server(&self) -> &Server {
@@ -123,7 +131,19 @@ impl Channel {
             .map_err(|e| Error::usage(format!("cannot build request: {e}")))?;
         *request.headers_mut() = headers;
         let response = sender.send_request(request);
-        Ok((BodySender { tx }, Box::pin(response)))
+        let authority = self.authority.clone();
+        let future = async move {
+            response.await.map_err(|e| {
+                crate::status::Status::new(
+                    crate::status::Code::Unavailable,
+                    format!(
+                        "the connection to {authority} failed before the server answered: {}",
+                        error_chain(&e)
+                    ),
+                )
+            })
+        };
+        Ok((BodySender { tx }, Box::pin(future)))
     }
 }
 

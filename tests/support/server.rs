@@ -400,8 +400,9 @@ fn async_stream(
     fail_code: i32,
     text: String,
 ) -> impl Stream<Item = Result<DynamicMessage, Status>> + Send + 'static {
-    let limit = if fail_after > 0 {
-        fail_after.min(count) + 1
+    // `count` responses, or `fail_after` responses and then the failure.
+    let limit = if fail_after > 0 && fail_after < count {
+        fail_after + 1
     } else {
         count
     };

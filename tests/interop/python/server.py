@@ -212,9 +212,9 @@ class TestService:
     def Count(self, request, context):
         count, interval = request.count, max(request.interval_ms, 0) / 1000.0
         fail_after, fail_code = request.fail_after, request.fail_code
-        # The same sequence as the Rust server's: with fail_after > 0 it runs
-        # min(fail_after, count) + 1 steps and fails at step fail_after.
-        limit = min(fail_after, count) + 1 if fail_after > 0 else count
+        # The same sequence as the Rust server's: `count` responses, or
+        # `fail_after` responses and then the failure.
+        limit = fail_after + 1 if 0 < fail_after < count else count
         for i in range(max(limit, 0)):
             if interval > 0 and i > 0:
                 time.sleep(interval)
@@ -360,7 +360,10 @@ def main(argv=None):
     server.start()
     print(f"LISTENING {port}" if port is not None else f"LISTENING unix:{args.unix}", flush=True)
 
-    while not stopping.wait(3600):
+    # Python runs signal handlers on the main thread only when it runs
+    # bytecode, and the kernel may deliver SIGTERM to one of C-core's threads
+    # instead, which would leave a long wait here blocked: poll instead.
+    while not stopping.wait(0.2):
         pass
     server.stop(grace=1).wait()
     if args.unix:
