@@ -11,7 +11,10 @@ fn main() {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(50051);
-    let server = server::TestServer::start_on(port, server::ReflectionMode::Both);
+    let server = server::TestServer::start_on(
+        port,
+        server::ServerOptions::new(server::ReflectionMode::Both),
+    );
     eprintln!(
         "TestService (with reflection) listening on http://{}",
         server.addr

@@ -50,7 +50,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         let tls_flags = cli.tls_flags();
         if !server.tls && !tls_flags.is_empty() {
             return Err(Error::usage(format!(
-                "{} only apply to TLS: use an https:// URL (or drop --plaintext)",
+                "TLS flags ({}) need a TLS connection: use an https:// URL (or drop --plaintext)",
                 tls_flags.join(", ")
             )));
         }

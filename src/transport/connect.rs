@@ -134,12 +134,29 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
                 error_chain(&e)
             ))
         })?;
+    let watcher = sniffer.clone();
     tokio::spawn(async move {
-        // Errors surface on the streams that use the connection.
-        let _ = connection.await;
+        // Errors surface on the streams that use the connection; but if the
+        // connection ends before the server said anything (a failed write,
+        // say), the handshake below must hear of it.
+        let result = connection.await;
+        watcher.record(First {
+            bytes: Vec::new(),
+            error: Some(std::io::ErrorKind::ConnectionAborted),
+            detail: Some(match result {
+                Ok(()) => CLOSED.into(),
+                Err(e) => connection_error(&e),
+            }),
+        });
     });
     let first = sniffer.first_bytes().await;
-    if let Some(problem) = diagnose(&first, server.tls) {
+    if first.error.is_some() {
+        return Err(Error::unavailable(format!(
+            "{what}: {}",
+            read_error(&first, server.tls)
+        )));
+    }
+    if let Some(problem) = diagnose(&first.bytes, server.tls) {
         return Err(Error::unavailable(format!("{what}: {problem}")));
     }
     trace.info(format!(
@@ -294,11 +311,59 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Describes a read error, looking inside for a TLS alert.
+fn tls_or_io(err: &std::io::Error) -> String {
+    if let Some(inner) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        return match inner {
+            rustls::Error::AlertReceived(alert) => format!(
+                "the server ended the TLS session with alert {alert:?}; if it wants a client certificate, give --cert and --key"
+            ),
+            rustls::Error::PeerMisbehaved(_) | rustls::Error::InvalidMessage(_) => {
+                inner.to_string()
+            }
+            other => other.to_string(),
+        };
+    }
+    match err.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::BrokenPipe => CLOSED.into(),
+        _ => err.to_string(),
+    }
+}
+
+/// Why the HTTP/2 connection ended before the server spoke: a TLS alert
+/// (often a refused client certificate) is named as such.
+fn connection_error(err: &hyper::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return tls_or_io(io);
+        }
+        source = s.source();
+    }
+    error_chain(err)
+}
+
+/// Marks a connection the server closed without a word; the message then
+/// depends on whether TLS was in use.
+const CLOSED: &str = "closed";
+
+fn read_error(first: &First, tls: bool) -> String {
+    match first.detail.as_deref() {
+        Some(CLOSED) | None => diagnose(&[], tls).unwrap_or_default(),
+        Some(detail) => detail.to_string(),
+    }
+}
+
 /// What the server's first bytes say when they are not HTTP/2.
 fn diagnose(first: &[u8], tls: bool) -> Option<String> {
     if first.is_empty() {
         return Some(if tls {
-            "the server closed the connection without answering HTTP/2".into()
+            "the server closed the connection right after the TLS handshake: if it wants a client certificate, give --cert and --key".into()
         } else {
             "the server closed the connection without answering HTTP/2: it may expect TLS (use https://, or drop --plaintext)".into()
         });
@@ -345,12 +410,20 @@ struct Sniffer(Arc<SnifferState>);
 
 #[derive(Default)]
 struct SnifferState {
-    bytes: Mutex<Option<Vec<u8>>>,
+    bytes: Mutex<Option<First>>,
     notify: Notify,
 }
 
+/// The server's first bytes, or why there were none.
+#[derive(Clone, Default)]
+struct First {
+    bytes: Vec<u8>,
+    error: Option<std::io::ErrorKind>,
+    detail: Option<String>,
+}
+
 impl Sniffer {
-    async fn first_bytes(&self) -> Vec<u8> {
+    async fn first_bytes(&self) -> First {
         loop {
             let notified = self.0.notify.notified();
             if let Ok(guard) = self.0.bytes.lock()
@@ -362,11 +435,11 @@ impl Sniffer {
         }
     }
 
-    fn record(&self, data: &[u8]) {
+    fn record(&self, first: First) {
         if let Ok(mut guard) = self.0.bytes.lock()
             && guard.is_none()
         {
-            *guard = Some(data[..data.len().min(16)].to_vec());
+            *guard = Some(first);
             self.0.notify.notify_waiters();
         }
     }
@@ -388,9 +461,16 @@ impl AsyncRead for Sniff {
         match &result {
             Poll::Ready(Ok(())) => {
                 let filled = &buf.filled()[before..];
-                self.state.record(filled);
+                self.state.record(First {
+                    bytes: filled[..filled.len().min(16)].to_vec(),
+                    ..First::default()
+                });
             }
-            Poll::Ready(Err(_)) => self.state.record(&[]),
+            Poll::Ready(Err(e)) => self.state.record(First {
+                bytes: Vec::new(),
+                error: Some(e.kind()),
+                detail: Some(tls_or_io(e)),
+            }),
             Poll::Pending => {}
         }
         result

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: servers, and running the binary.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod server;
 
 use std::io::Write;
@@ -8,7 +9,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use server::{ReflectionMode, TestServer};
+#[allow(unused_imports)]
+pub use server::{ReflectionMode, ServerOptions, TestServer};
 
 pub fn descriptors(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,11 +51,34 @@ pub fn rpcurl(args: &[&str]) -> Run {
     rpcurl_stdin(args, None)
 }
 
+/// Runs the binary with extra environment variables (and the proxy
+/// variables of the machine cleared, so tests do not depend on them).
+pub fn rpcurl_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_with(args, None, env)
+}
+
 /// Runs the binary with `stdin` (closed when None), killing it after 20 s so
 /// that a hang fails the test instead of stalling the suite.
 pub fn rpcurl_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_with(args, stdin, &[])
+}
+
+fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpcurl"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rpcurl"));
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSLKEYLOGFILE",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let mut child = command
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

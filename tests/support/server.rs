@@ -41,6 +41,32 @@ pub enum ReflectionMode {
     RequireHeader,
 }
 
+/// How to run a test server.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub reflection: ReflectionMode,
+    /// PEM certificate and key: serve TLS.
+    pub tls: Option<(String, String)>,
+    /// PEM CA: require client certificates it signed.
+    pub client_ca: Option<String>,
+    /// Listen on this Unix socket instead of TCP.
+    pub unix: Option<std::path::PathBuf>,
+    /// Accept and send gzip-compressed messages.
+    pub gzip: bool,
+}
+
+impl ServerOptions {
+    pub fn new(reflection: ReflectionMode) -> ServerOptions {
+        ServerOptions {
+            reflection,
+            tls: None,
+            client_ca: None,
+            unix: None,
+            gzip: false,
+        }
+    }
+}
+
 /// A running server; dropped, it shuts down.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -52,13 +78,24 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(mode: ReflectionMode) -> TestServer {
-        TestServer::start_on(0, mode)
+        TestServer::start_on(0, ServerOptions::new(mode))
     }
 
-    pub fn start_on(port: u16, mode: ReflectionMode) -> TestServer {
+    pub fn start_with(options: ServerOptions) -> TestServer {
+        TestServer::start_on(0, options)
+    }
+
+    pub fn start_on(port: u16, options: ServerOptions) -> TestServer {
+        let mode = options.reflection;
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
+        let unix_listener = options.unix.as_ref().map(|path| {
+            let _ = std::fs::remove_file(path);
+            let l = std::os::unix::net::UnixListener::bind(path).expect("bind unix socket");
+            l.set_nonblocking(true).expect("nonblocking");
+            l
+        });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let streams = Arc::new(AtomicUsize::new(0));
         let counter = streams.clone();
@@ -68,10 +105,16 @@ impl TestServer {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
                 let mut builder = tonic::transport::Server::builder();
-                let mut router = builder.add_service(TestService);
+                if let Some((cert, key)) = &options.tls {
+                    let mut tls = tonic::transport::ServerTlsConfig::new()
+                        .identity(tonic::transport::Identity::from_pem(cert, key));
+                    if let Some(ca) = &options.client_ca {
+                        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+                    }
+                    builder = builder.tls_config(tls).expect("tls config");
+                }
+                let mut router = builder.add_service(TestService { gzip: options.gzip });
                 let builder = || {
                     tonic_reflection::server::Builder::configure()
                         .register_encoded_file_descriptor_set(TEST_BINPB)
@@ -108,11 +151,26 @@ impl TestServer {
                     }
                     ReflectionMode::None => {}
                 }
-                let _ = router
-                    .serve_with_incoming_shutdown(incoming, async {
-                        let _ = rx.await;
-                    })
-                    .await;
+                let shutdown = async {
+                    let _ = rx.await;
+                };
+                match unix_listener {
+                    Some(l) => {
+                        let l = tokio::net::UnixListener::from_std(l).expect("unix listener");
+                        let incoming = tokio_stream::wrappers::UnixListenerStream::new(l);
+                        let _ = router
+                            .serve_with_incoming_shutdown(incoming, shutdown)
+                            .await;
+                    }
+                    None => {
+                        let listener =
+                            tokio::net::TcpListener::from_std(listener).expect("listener");
+                        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                        let _ = router
+                            .serve_with_incoming_shutdown(incoming, shutdown)
+                            .await;
+                    }
+                }
             });
         });
         TestServer {
@@ -125,6 +183,10 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
     }
 }
 
@@ -182,7 +244,9 @@ impl Decoder for DynDecoder {
 // ----- the service -----
 
 #[derive(Clone)]
-struct TestService;
+struct TestService {
+    gzip: bool,
+}
 
 impl NamedService for TestService {
     const NAME: &'static str = "rpcurl.test.v1.TestService";
@@ -525,8 +589,17 @@ impl Service<http::Request<tonic::body::Body>> for TestService {
             });
         };
         let codec = DynCodec(desc.input());
+        let gzip = self.gzip;
         Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(codec);
+            // Large limits, so tests can make the client's limit the one hit.
+            let mut grpc = tonic::server::Grpc::new(codec)
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20);
+            if gzip {
+                grpc = grpc
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                    .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            }
             let response = match method.as_str() {
                 "Count" => grpc.server_streaming(Count, req).await,
                 "Sum" => grpc.client_streaming(Sum, req).await,
