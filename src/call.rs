@@ -186,7 +186,14 @@ pub async fn run(
                         fallback = true;
                     }
                 }
-                trace.line("<", format!("message {count} ({size} bytes)"));
+                if trace.bodies() {
+                    let shown = json::to_value(&message, &printer.options)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    trace.line("<", format!("message {count} ({size} bytes): {shown}"));
+                } else {
+                    trace.line("<", format!("message {count} ({size} bytes)"));
+                }
                 printer.message(&message, fallback)?;
                 printer.flush()?;
             }

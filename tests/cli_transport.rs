@@ -539,6 +539,11 @@ fn https_proxy_from_the_environment() {
         "{}",
         heads[0]
     );
+    // HTTP_PROXY serves plaintext targets when HTTPS_PROXY is unset.
+    let run = rpcurl_env(&["--schema", &test_schema(), "-d", "{}", &url], &[("HTTP_PROXY", &proxy_url)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    seen.lock().unwrap().pop();
     // NO_PROXY bypasses it.
     let run = rpcurl_env(
         &["-d", "{}", &url],
@@ -613,6 +618,32 @@ fn verbose_trace_redacts_secrets_and_times_the_call() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn very_verbose_shows_bodies_and_the_deadline_header() {
+    let server = TestServer::start(ReflectionMode::None);
+    let url = format!("{}{ECHO}", server.url());
+    let run = rpcurl(&["--schema", &test_schema(), "-vv", "--timeout", "5s", "-d", r#"{"fString":"body"}"#, &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("> grpc-timeout: 5000000u"), "{}", run.stderr);
+    assert!(run.stderr.contains(r#"> message 1: {"fString":"body"}"#), "{}", run.stderr);
+    assert!(run.stderr.contains(r#"< message 1 (6 bytes): {"fString":"body"}"#), "{}", run.stderr);
+}
+
+#[test]
+fn sslkeylogfile_is_honoured() {
+    let pki = certs::generate();
+    let server = tls_server(&pki, false);
+    let log = pki.dir.join("keys.log");
+    let log_path = log.to_string_lossy().into_owned();
+    let run = rpcurl_env(
+        &["--cacert", &pki.ca, "--schema", &test_schema(), &format!("{}{ECHO}", server.https_url())],
+        &[("SSLKEYLOGFILE", &log_path)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("CLIENT_TRAFFIC_SECRET_0"), "{text}");
 }
 
 #[test]
