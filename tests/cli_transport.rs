@@ -540,7 +540,10 @@ fn https_proxy_from_the_environment() {
         heads[0]
     );
     // HTTP_PROXY serves plaintext targets when HTTPS_PROXY is unset.
-    let run = rpcurl_env(&["--schema", &test_schema(), "-d", "{}", &url], &[("HTTP_PROXY", &proxy_url)]);
+    let run = rpcurl_env(
+        &["--schema", &test_schema(), "-d", "{}", &url],
+        &[("HTTP_PROXY", &proxy_url)],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(seen.lock().unwrap().len(), 2);
     seen.lock().unwrap().pop();
@@ -624,11 +627,33 @@ fn verbose_trace_redacts_secrets_and_times_the_call() {
 fn very_verbose_shows_bodies_and_the_deadline_header() {
     let server = TestServer::start(ReflectionMode::None);
     let url = format!("{}{ECHO}", server.url());
-    let run = rpcurl(&["--schema", &test_schema(), "-vv", "--timeout", "5s", "-d", r#"{"fString":"body"}"#, &url]);
+    let run = rpcurl(&[
+        "--schema",
+        &test_schema(),
+        "-vv",
+        "--timeout",
+        "5s",
+        "-d",
+        r#"{"fString":"body"}"#,
+        &url,
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("> grpc-timeout: 5000000u"), "{}", run.stderr);
-    assert!(run.stderr.contains(r#"> message 1: {"fString":"body"}"#), "{}", run.stderr);
-    assert!(run.stderr.contains(r#"< message 1 (6 bytes): {"fString":"body"}"#), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("> grpc-timeout: 5000000u"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(r#"> message 1: {"fString":"body"}"#),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(r#"< message 1 (6 bytes): {"fString":"body"}"#),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -638,7 +663,13 @@ fn sslkeylogfile_is_honoured() {
     let log = pki.dir.join("keys.log");
     let log_path = log.to_string_lossy().into_owned();
     let run = rpcurl_env(
-        &["--cacert", &pki.ca, "--schema", &test_schema(), &format!("{}{ECHO}", server.https_url())],
+        &[
+            "--cacert",
+            &pki.ca,
+            "--schema",
+            &test_schema(),
+            &format!("{}{ECHO}", server.https_url()),
+        ],
         &[("SSLKEYLOGFILE", &log_path)],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);

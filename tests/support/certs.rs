@@ -10,6 +10,8 @@ pub struct Pki {
     pub ca: String,
     pub server_cert_pem: String,
     pub server_key_pem: String,
+    pub server_cert: String,
+    pub server_key: String,
     pub ca_pem: String,
     pub client_cert: String,
     pub client_key: String,
@@ -62,6 +64,8 @@ pub fn generate() -> Pki {
     Pki {
         ca: write(&dir, "ca.pem", &ca.pem()),
         ca_pem: ca.pem(),
+        server_cert: write(&dir, "server.pem", &server.pem()),
+        server_key: write(&dir, "server.key", &server_key.serialize_pem()),
         server_cert_pem: server.pem(),
         server_key_pem: server_key.serialize_pem(),
         client_cert: write(&dir, "client.pem", &client.pem()),

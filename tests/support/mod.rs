@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod python;
 pub mod server;
 
 use std::io::Write;
