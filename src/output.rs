@@ -34,9 +34,7 @@ impl Printer {
             let value = json::to_value(msg, &self.options)?;
             return self.value(&value);
         }
-        let mut ser =
-            serde_json::Serializer::with_formatter(&mut self.out, Formatter::new(self.compact));
-        let result = msg.serialize_with_options(&mut ser, &self.options);
+        let result = write_json(&mut self.out, msg, &self.options, self.compact);
         result.map_err(|e| match e.io_error_kind() {
             Some(kind) => Error::from_output(kind.into(), "the response"),
             None => Error::local(format!(
@@ -72,6 +70,18 @@ impl Printer {
             .flush()
             .map_err(|e| Error::from_output(e, "the output"))
     }
+}
+
+/// Writes one message as proto3 JSON: the one serialization path, used by
+/// the printer and by the conformance testee.
+pub fn write_json<W: Write>(
+    writer: W,
+    msg: &DynamicMessage,
+    options: &SerializeOptions,
+    compact: bool,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(writer, Formatter::new(compact));
+    msg.serialize_with_options(&mut ser, options)
 }
 
 /// A non-OK status with its details decoded, as JSON.
