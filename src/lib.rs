@@ -62,6 +62,32 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// Reports a command-line error from clap as one line (help and version
+/// requests print in full), and returns the exit code.
+pub fn usage_error(err: clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            0
+        }
+        _ => {
+            // clap's message is a paragraph, then usage and tips: keep the
+            // paragraph, on one line.
+            let text = err.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see rpcurl --help)", first.join(" "));
+            error::EXIT_USAGE
+        }
+    }
+}
+
 fn report(err: &Error) {
     let stderr = std::io::stderr();
     let mut stderr = stderr.lock();

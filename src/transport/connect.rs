@@ -78,6 +78,15 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
         .authority
         .clone()
         .unwrap_or_else(|| server.authority());
+    // Certificate files are read before dialing: a missing file is the
+    // user's to fix, not a connection failure.
+    let tls_config = if server.tls {
+        let mut tls_options = options.tls.clone();
+        tls_options.alpn = vec![b"h2".to_vec()];
+        Some(Arc::new(tls::client_config(&tls_options)?))
+    } else {
+        None
+    };
     let io: Box<dyn Io> = match &server.unix {
         Some(path) => {
             trace.info(format!("connecting to unix:{}", path.display()));
@@ -93,7 +102,7 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
         None => Box::new(tcp(server, options, what).await?),
     };
     trace.mark_connected();
-    let io: Box<dyn Io> = if server.tls {
+    let io: Box<dyn Io> = if let Some(config) = tls_config {
         let name = options
             .server_name
             .clone()
@@ -103,7 +112,7 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
         } else {
             name
         };
-        Box::new(tls_handshake(io, &name, what, options).await?)
+        Box::new(tls_handshake(io, config, &name, what, options).await?)
     } else {
         io
     };
@@ -226,17 +235,15 @@ async fn tcp(server: &Server, options: &ConnectOptions, what: &str) -> Result<Tc
 
 async fn tls_handshake(
     io: Box<dyn Io>,
+    config: Arc<rustls::ClientConfig>,
     name: &str,
     what: &str,
     options: &ConnectOptions,
 ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Io>>> {
     let trace = &options.trace;
-    let mut tls_options = options.tls.clone();
-    tls_options.alpn = vec![b"h2".to_vec()];
-    let config = tls::client_config(&tls_options)?;
     let server_name = ServerName::try_from(name.to_string())
         .map_err(|_| Error::usage(format!("'{name}' is not a valid TLS server name")))?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = tokio_rustls::TlsConnector::from(config);
     let stream = connector.connect(server_name, io).await.map_err(|e| {
         Error::unavailable(format!(
             "TLS handshake with {what} failed: {}",

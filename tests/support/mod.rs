@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod python;
+pub mod raw;
 pub mod server;
 
 use std::io::Write;
