@@ -246,6 +246,10 @@ fn schemas_methods_and_flags() {
     let truncated = write("truncated.binpb", &full[..full.len() - 7]);
     let json = write("not.binpb", br#"{"file": []}"#);
     let s = test_schema();
+    let dead = format!(
+        "http://127.0.0.1:{}/rpcurl.test.v1.TestService/Echo",
+        dead_port()
+    );
     let cases = vec![
         case(
             "empty schema",
@@ -376,7 +380,7 @@ fn schemas_methods_and_flags() {
         ),
         case(
             "connection refused",
-            &["--schema", &s, DEAD],
+            &["--schema", &s, &dead],
             78,
             "connection refused",
         ),

@@ -22,6 +22,12 @@ pub fn descriptors(name: &str) -> String {
         .into_owned()
 }
 
+/// A loopback port nothing listens on (bound, then released).
+pub fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
 pub fn test_schema() -> String {
     descriptors("test.binpb")
 }
