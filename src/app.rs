@@ -10,15 +10,16 @@ use prost_reflect::{DeserializeOptions, SerializeOptions};
 
 use crate::auth;
 use crate::call::{self, CallOptions};
-use crate::cli::{Cli, Compression, ErrorFormat};
+use crate::cli::{Cli, CodecArg, Compression, ErrorFormat, HttpMethod, Protocol};
 use crate::error::{Error, Result};
 use crate::headers::{self, HeaderArg};
 use crate::input::{self, DataSource};
 use crate::output::{self, Printer};
+use crate::protocol::{self, Codec, Kind, Wire};
 use crate::schema::{Schema, files, reflection::Reflection};
 use crate::target::{self, Server};
 use crate::trace::Trace;
-use crate::transport::{self, Channel, ConnectOptions, grpc, tls::TlsOptions};
+use crate::transport::{self, Channel, ConnectOptions, tls::TlsOptions};
 
 /// stdin is read at most once, in order: headers (up to a blank line when
 /// the body follows), then a schema or the body.
@@ -128,7 +129,24 @@ pub async fn run(cli: Cli) -> Result<()> {
         } else {
             cli.keepalive_time
         },
+        http1_ok: cli.protocol != Protocol::Grpc,
+        http2_prior_knowledge: cli.http2_prior_knowledge || cli.protocol == Protocol::Grpc,
         trace: trace.clone(),
+    };
+    let wire = Wire {
+        kind: match cli.protocol {
+            Protocol::Grpc => Kind::Grpc,
+            Protocol::Grpcweb => Kind::GrpcWeb {
+                text: cli.grpcweb_text,
+            },
+            Protocol::Connect => Kind::Connect,
+        },
+        codec: match cli.codec {
+            CodecArg::Proto => Codec::Proto,
+            CodecArg::Json => Codec::Json,
+        },
+        gzip: cli.compress == Some(Compression::Gzip),
+        max_receive: cli.max_msg_size.unwrap_or(protocol::DEFAULT_MAX_RECEIVE),
     };
     let user_agent = cli
         .user_agent
@@ -145,7 +163,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         let mut headers = HeaderMap::new();
         extend_filtered(&mut headers, &call_headers);
         extend_filtered(&mut headers, &reflect_headers);
-        Some(Reflection::new(channel, headers, cli.reflect_protocol))
+        Some(Reflection::new(
+            channel,
+            headers,
+            cli.reflect_protocol,
+            &wire,
+        ))
     } else {
         None
     };
@@ -196,15 +219,19 @@ pub async fn run(cli: Cli) -> Result<()> {
     let mut requests = input::read(data, method.input(), de_options);
     let first = call::single_request(&method, &mut requests).await?;
 
+    if cli.http_method == HttpMethod::Get {
+        call::check_get(&method, &wire)?;
+    }
     let channel = lazy.get().await?;
-    let gzip = cli.compress == Some(Compression::Gzip);
-    let mut headers = grpc::request_headers(cli.timeout, &user_agent, gzip);
+    let mut headers = HeaderMap::new();
     extend_filtered(&mut headers, &call_headers);
     let call_options = CallOptions {
         headers,
-        max_receive: cli.max_msg_size.unwrap_or(grpc::DEFAULT_MAX_RECEIVE),
+        wire,
+        timeout: cli.timeout,
+        user_agent,
+        get: cli.http_method == HttpMethod::Get,
         max_send: cli.max_msg_size,
-        gzip,
         include: cli.include,
         unredacted: cli.unredacted,
         trace: trace.clone(),
@@ -214,7 +241,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         &resolved,
         first,
         requests,
-        &call_options,
+        call_options,
         &mut printer,
         &mut schema,
     )

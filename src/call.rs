@@ -1,24 +1,35 @@
-//! Driving one call of any kind: requests go out as they are parsed,
-//! responses are printed as they arrive, and the status decides the outcome.
+//! Driving one call of any kind over any protocol: requests go out as they
+//! are parsed, responses are printed as they arrive, and the status decides
+//! the outcome.
+
+use std::time::Duration;
 
 use http::HeaderMap;
-use prost_reflect::{DynamicMessage, MethodDescriptor};
+use prost::Message as _;
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions,
+};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::input::{self, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::Printer;
+use crate::protocol::{Codec, Kind, Wire};
 use crate::schema::{Resolved, Schema};
 use crate::status::Code;
 use crate::trace::{self, Trace};
-use crate::transport::{Channel, grpc};
+use crate::transport::{Channel, HttpVersion, RequestBody, fed_body};
 
 pub struct CallOptions {
+    /// The user's headers (already filtered).
     pub headers: HeaderMap,
-    pub max_receive: usize,
+    pub wire: Wire,
+    pub timeout: Option<Duration>,
+    pub user_agent: String,
+    /// --http-method GET (Connect, side-effect-free unary methods).
+    pub get: bool,
     pub max_send: Option<usize>,
-    pub gzip: bool,
     /// -i: response headers and trailers on stderr.
     pub include: bool,
     pub unredacted: bool,
@@ -40,13 +51,85 @@ pub async fn single_request(
         .map(Some)
 }
 
+/// Whether the method may be called with GET (Connect): it must be marked
+/// `idempotency_level = NO_SIDE_EFFECTS`.
+pub fn check_get(method: &MethodDescriptor, wire: &Wire) -> Result<()> {
+    const NO_SIDE_EFFECTS: i32 = 1;
+    if wire.kind != Kind::Connect {
+        return Err(Error::usage("--http-method GET needs --protocol connect"));
+    }
+    if method.is_client_streaming() || method.is_server_streaming() {
+        return Err(Error::usage(
+            "--http-method GET works only for unary methods",
+        ));
+    }
+    let level = method
+        .method_descriptor_proto()
+        .options
+        .as_ref()
+        .and_then(|o| o.idempotency_level);
+    if level != Some(NO_SIDE_EFFECTS) {
+        return Err(Error::usage(format!(
+            "--http-method GET: {} is not marked idempotency_level = NO_SIDE_EFFECTS",
+            method.full_name()
+        )));
+    }
+    Ok(())
+}
+
+/// A message as the codec puts it on the wire.
+fn encode_payload(message: &DynamicMessage, codec: Codec) -> Result<Vec<u8>> {
+    match codec {
+        Codec::Proto => Ok(message.encode_to_vec()),
+        Codec::Json => {
+            let mut out = Vec::new();
+            crate::output::write_json(&mut out, message, &SerializeOptions::new(), true)
+                .map_err(|e| Error::local(format!("cannot encode the request as JSON: {e}")))?;
+            Ok(out)
+        }
+    }
+}
+
+fn decode_payload(
+    desc: &MessageDescriptor,
+    payload: bytes::Bytes,
+    codec: Codec,
+    index: usize,
+) -> Result<DynamicMessage> {
+    let failed = |e: String| {
+        Error::status(
+            Code::Internal,
+            format!(
+                "response {index} does not decode as {}: {e}",
+                desc.full_name()
+            ),
+        )
+    };
+    match codec {
+        Codec::Proto => {
+            DynamicMessage::decode(desc.clone(), payload).map_err(|e| failed(e.to_string()))
+        }
+        Codec::Json => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&payload).map_err(|e| failed(e.to_string()))?;
+            // Fields the schema lacks are ignored, as protobuf's binary form
+            // ignores them.
+            let options = DeserializeOptions::new().deny_unknown_fields(false);
+            json::to_message(value, desc, &options, &format!("response {index}"))
+                .map_err(|e| failed(e.to_string()))
+        }
+    }
+}
+
 /// Frames one request, refusing it locally when it exceeds --max-msg-size.
 fn frame_request(
     message: &DynamicMessage,
     index: usize,
     options: &CallOptions,
+    streams: (bool, bool),
 ) -> Result<bytes::Bytes> {
-    let len = prost::Message::encoded_len(message);
+    let payload = encode_payload(message, options.wire.codec)?;
+    let len = payload.len();
     if let Some(max) = options.max_send
         && len > max
     {
@@ -63,7 +146,7 @@ fn frame_request(
             .trace
             .line(">", format!("message {index} ({len} bytes)"));
     }
-    Ok(grpc::frame(message, options.gzip))
+    Ok(options.wire.encode(&payload, streams))
 }
 
 /// Runs the call and prints its responses. A non-OK status comes back as
@@ -73,37 +156,66 @@ pub async fn run(
     resolved: &Resolved,
     first: Option<DynamicMessage>,
     mut requests: Requests,
-    options: &CallOptions,
+    options: CallOptions,
     printer: &mut Printer,
     schema: &mut Schema,
 ) -> Result<()> {
     let method = &resolved.method;
     let source = resolved.source;
-    let trace = &options.trace;
+    let trace = options.trace.clone();
+    let streams = (method.is_client_streaming(), method.is_server_streaming());
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    if streams.0 && channel.version() == HttpVersion::Http1 {
+        return Err(Error::local(format!(
+            "{} is {} streaming, which needs HTTP/2, and this connection is HTTP/1.1: use --http2-prior-knowledge (http://) or a server that offers h2 (https://)",
+            method.full_name(),
+            if streams.1 { "bidirectional" } else { "client" }
+        )));
+    }
 
-    trace.line(">", format!("POST {}{}", channel.server().base_path, path));
-    trace.headers(">", &options.headers);
-    let (sender, future) = channel.start(&path, options.headers.clone()).await?;
+    let get_payload = match (&first, options.get) {
+        (Some(message), true) => Some(encode_payload(message, options.wire.codec)?),
+        _ => None,
+    };
+    let plan = options.wire.plan(
+        &path,
+        streams,
+        options.timeout,
+        &options.user_agent,
+        get_payload.as_deref(),
+    );
+    let mut headers = plan.headers;
+    crate::headers::extend_map(&mut headers, &options.headers);
+    trace.line(
+        ">",
+        format!(
+            "{} {}{} ({} over {})",
+            plan.method,
+            channel.server().base_path,
+            plan.path_and_query,
+            options.wire.kind.name(),
+            channel.version()
+        ),
+    );
+    trace.headers(">", &headers);
+
     let (input_error_tx, mut input_error) = oneshot::channel::<Error>();
-    match first {
-        Some(message) => {
-            let frame = frame_request(&message, 1, options)?;
-            tokio::spawn(async move {
-                sender.send(frame).await;
-                // Dropping the sender ends the request stream.
-            });
-        }
+    let body = match first {
+        Some(_) if get_payload.is_some() => RequestBody::Whole(None),
+        Some(message) => RequestBody::Whole(Some(frame_request(&message, 1, &options, streams)?)),
         None => {
+            let (sender, body) = fed_body();
+            let wire = options.wire.clone();
             let max_send = options.max_send;
-            let gzip = options.gzip;
             let trace = trace.clone();
             tokio::spawn(async move {
                 let options = CallOptions {
                     headers: HeaderMap::new(),
-                    max_receive: 0,
+                    wire,
+                    timeout: None,
+                    user_agent: String::new(),
+                    get: false,
                     max_send,
-                    gzip,
                     include: false,
                     unredacted: false,
                     trace,
@@ -111,7 +223,7 @@ pub async fn run(
                 let mut index = 0;
                 while let Some(item) = requests.next().await {
                     index += 1;
-                    match item.and_then(|m| frame_request(&m, index, &options)) {
+                    match item.and_then(|m| frame_request(&m, index, &options, streams)) {
                         Ok(frame) => {
                             if !sender.send(frame).await {
                                 return;
@@ -130,10 +242,15 @@ pub async fn run(
                     .trace
                     .line(">", format!("end of stream after {index} message(s)"));
             });
+            body
         }
-    }
+    };
+    let future = channel
+        .start(plan.method, &plan.path_and_query, headers, body)
+        .await?;
 
-    let mut response = grpc::Response::new(future, options.max_receive);
+    let mut reader = options.wire.reader(future, streams);
+    let codec = options.wire.codec;
     let mut output_desc = method.output();
     let may_hold_any = AnyCache::default().may_contain_any(&output_desc);
     let mut headers_shown = false;
@@ -146,9 +263,9 @@ pub async fn run(
                 Ok(e) => break Err(e),
                 Err(_) => { input_open = false; continue; }
             },
-            next = response.message() => next,
+            next = reader.message() => next,
         };
-        if !headers_shown && let Some(headers) = response.headers() {
+        if !headers_shown && let Some(headers) = reader.headers() {
             headers_shown = true;
             trace.mark_first_byte();
             trace.line("<", "response headers");
@@ -158,19 +275,10 @@ pub async fn run(
             }
         }
         match next {
-            Ok(Some(bytes)) => {
+            Ok(Some(payload)) => {
                 count += 1;
-                let size = bytes.len();
-                let mut message = DynamicMessage::decode(output_desc.clone(), bytes.clone())
-                    .map_err(|e| {
-                        Error::status(
-                            Code::Internal,
-                            format!(
-                                "response {count} does not decode as {}: {e}",
-                                output_desc.full_name()
-                            ),
-                        )
-                    })?;
+                let size = payload.len();
+                let mut message = decode_payload(&output_desc, payload.clone(), codec, count)?;
                 let mut fallback = false;
                 if may_hold_any {
                     let unknown = json::unknown_any_types(&message);
@@ -179,7 +287,7 @@ pub async fn run(
                             && let Some(desc) = pool.get_message_by_name(output_desc.full_name())
                         {
                             output_desc = desc;
-                            if let Ok(m) = DynamicMessage::decode(output_desc.clone(), bytes) {
+                            if let Ok(m) = decode_payload(&output_desc, payload, codec, count) {
                                 message = m;
                             }
                         }
@@ -207,7 +315,9 @@ pub async fn run(
             }
         }
     };
-    if let Some(trailers) = response.trailers() {
+    if let Some(trailers) = reader.trailers()
+        && !trailers.is_empty()
+    {
         trace.line("<", "trailers");
         trace.headers("<", trailers);
         if options.include {

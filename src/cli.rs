@@ -146,14 +146,29 @@ pub struct Cli {
     pub max_msg_size: Option<usize>,
 
     // ----- connection -----
-    /// RPC protocol. Only grpc is available in this version.
+    /// RPC protocol: gRPC (HTTP/2), gRPC-Web or Connect (HTTP/1.1 or
+    /// HTTP/2), by buf curl's names.
     #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
     pub protocol: Protocol,
 
-    /// Use HTTP/2 without TLS for http:// URLs (always the case for gRPC;
-    /// accepted for buf curl compatibility).
+    /// Use HTTP/2 without TLS for http:// URLs. gRPC always does; gRPC-Web
+    /// and Connect use HTTP/1.1 on http:// without this flag.
     #[arg(long, help_heading = "Connection")]
     pub http2_prior_knowledge: bool,
+
+    /// gRPC-Web: send and accept the base64 text form
+    /// (application/grpc-web-text).
+    #[arg(long, help_heading = "Connection")]
+    pub grpcweb_text: bool,
+
+    /// Connect: message encoding on the wire.
+    #[arg(long, value_enum, default_value_t = CodecArg::Proto, help_heading = "Connection")]
+    pub codec: CodecArg,
+
+    /// Connect: send unary calls of methods marked idempotency_level =
+    /// NO_SIDE_EFFECTS as GET requests (cacheable), instead of POST.
+    #[arg(long, value_enum, default_value_t = HttpMethod::Post, value_name = "METHOD", help_heading = "Connection")]
+    pub http_method: HttpMethod,
 
     /// With an address (no scheme), connect without TLS (grpcurl's flag).
     #[arg(long, help_heading = "Connection")]
@@ -291,6 +306,20 @@ pub enum Protocol {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CodecArg {
+    Proto,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HttpMethod {
+    #[value(name = "GET", alias = "get")]
+    Get,
+    #[value(name = "POST", alias = "post")]
+    Post,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ReflectProtocol {
     #[value(name = "grpc-v1")]
     V1,
@@ -345,14 +374,14 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 impl Cli {
     /// Checks that clap cannot express; all of them run before any I/O.
     pub fn validate(&self) -> Result<()> {
-        if self.protocol != Protocol::Grpc {
-            let name = match self.protocol {
-                Protocol::Grpcweb => "grpcweb",
-                _ => "connect",
-            };
-            return Err(Error::usage(format!(
-                "--protocol {name} is not supported yet: this version speaks gRPC only (use --protocol grpc)"
-            )));
+        if self.grpcweb_text && self.protocol != Protocol::Grpcweb {
+            return Err(Error::usage("--grpcweb-text needs --protocol grpcweb"));
+        }
+        if self.codec == CodecArg::Json && self.protocol != Protocol::Connect {
+            return Err(Error::usage("--codec json needs --protocol connect"));
+        }
+        if self.http_method == HttpMethod::Get && self.protocol != Protocol::Connect {
+            return Err(Error::usage("--http-method GET needs --protocol connect"));
         }
         if self.schema.iter().filter(|s| s.as_str() == "-").count() > 1 {
             return Err(Error::usage("--schema - (stdin) can be given only once"));

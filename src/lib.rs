@@ -11,6 +11,7 @@ pub mod headers;
 pub mod input;
 pub mod json;
 pub mod output;
+pub mod protocol;
 pub mod schema;
 pub mod status;
 pub mod target;

@@ -373,10 +373,10 @@ fn schemas_methods_and_flags() {
             "cannot read certificates from /nonexistent.pem",
         ),
         case(
-            "protocol not there yet",
-            &["--protocol", "connect", DEAD],
+            "JSON codec outside Connect",
+            &["--codec", "json", DEAD],
             2,
-            "not supported yet",
+            "--codec json needs --protocol connect",
         ),
         case(
             "connection refused",

@@ -264,7 +264,7 @@ fn bad_input_mid_stream_stops_the_call() {
 #[test]
 fn usage_errors_exit_2() {
     let cases: Vec<Vec<&str>> = vec![
-        vec!["--protocol", "connect", "http://x/a.B/C"],
+        vec!["--grpcweb-text", "http://x/a.B/C"],
         vec!["--timeout", "soon", "http://x/a.B/C"],
         vec!["--reflect=false", "http://x/a.B/C"],
         vec!["-d", "{}"],

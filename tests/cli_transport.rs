@@ -555,14 +555,15 @@ fn https_proxy_from_the_environment() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(seen.lock().unwrap().len(), 1);
     // A proxy that is not there is named in the error.
+    let dead = format!("127.0.0.1:{}", dead_port());
     let run = rpcurl_env(
         &["--schema", &test_schema(), &url],
-        &[("HTTPS_PROXY", "http://127.0.0.1:1")],
+        &[("HTTPS_PROXY", &format!("http://{dead}"))],
     );
     assert_eq!(run.code, 78, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("cannot connect to the proxy 127.0.0.1:1"),
+            .contains(&format!("cannot connect to the proxy {dead}")),
         "{}",
         run.stderr
     );

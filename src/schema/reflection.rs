@@ -20,8 +20,9 @@ use tonic_reflection::pb::v1::{
 use super::pool;
 use crate::cli::ReflectProtocol;
 use crate::error::{Error, Result};
+use crate::protocol::{Kind, Reader, Wire};
 use crate::status::{Code, Status};
-use crate::transport::{BodySender, Channel, grpc};
+use crate::transport::{BodySender, Channel, HttpVersion, fed_body};
 
 const V1_PATH: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 const V1ALPHA_PATH: &str = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
@@ -29,9 +30,15 @@ const V1ALPHA_PATH: &str = "/grpc.reflection.v1alpha.ServerReflection/ServerRefl
 pub struct Reflection {
     channel: Channel,
     headers: HeaderMap,
-    /// Forced by --reflect-protocol, or settled by the first answer.
+    /// --reflect-protocol, if given.
     protocol: Option<ReflectProtocol>,
     forced: bool,
+    /// gRPC first, then the call's protocol when it is another.
+    wires: Vec<Wire>,
+    /// (wire, version) pairs to try, in order; narrowed to the one that
+    /// worked after the first answer.
+    attempts: Vec<(usize, ReflectProtocol)>,
+    attempt: usize,
     stream: Option<Stream>,
     pool: DescriptorPool,
     /// Symbols the server said it does not know, so we ask only once.
@@ -40,7 +47,8 @@ pub struct Reflection {
 
 struct Stream {
     sender: BodySender,
-    response: grpc::Response,
+    reader: Reader,
+    wire: Wire,
 }
 
 impl Reflection {
@@ -48,12 +56,30 @@ impl Reflection {
         channel: Channel,
         headers: HeaderMap,
         protocol: Option<ReflectProtocol>,
+        call_wire: &Wire,
     ) -> Reflection {
+        let mut wires = vec![Wire::grpc()];
+        if call_wire.kind != Kind::Grpc {
+            let mut other = call_wire.clone();
+            other.codec = crate::protocol::Codec::Proto;
+            other.gzip = false;
+            wires.push(other);
+        }
+        let versions = match protocol {
+            Some(v) => vec![v],
+            None => vec![ReflectProtocol::V1, ReflectProtocol::V1Alpha],
+        };
+        let attempts = (0..wires.len())
+            .flat_map(|w| versions.iter().map(move |v| (w, *v)))
+            .collect();
         Reflection {
             channel,
             headers,
             forced: protocol.is_some(),
             protocol,
+            wires,
+            attempts,
+            attempt: 0,
             stream: None,
             pool: pool::base(),
             not_found: HashSet::new(),
@@ -188,34 +214,56 @@ impl Reflection {
     }
 
     /// Sends one request on the shared stream and waits for its answer,
-    /// opening the stream (and choosing the protocol) on first use.
+    /// opening the stream on first use. The first stream that works fixes
+    /// the protocol (gRPC, then the call's) and the version (v1, then
+    /// v1alpha) for the rest of the run.
     async fn ask(&mut self, request: MessageRequest) -> Result<MessageResponse> {
         let message = ServerReflectionRequest {
             host: String::new(),
             message_request: Some(request),
         };
+        if self.channel.version() == HttpVersion::Http1 {
+            return Err(Error::local(
+                "server reflection needs a bidirectional stream, which HTTP/1.1 cannot carry: give the schema with --schema, or use --http2-prior-knowledge (http://) or a server that offers h2 (https://)",
+            ));
+        }
+        let mut first_error: Option<Error> = None;
+        let mut saw_unimplemented = false;
         loop {
-            let protocol = self.protocol.unwrap_or(ReflectProtocol::V1);
             if self.stream.is_none() {
-                let path = match protocol {
+                let Some(&(wire_index, version)) = self.attempts.get(self.attempt) else {
+                    return Err(match first_error {
+                        Some(e) if !saw_unimplemented => e,
+                        _ => no_reflection(self.forced, self.protocol),
+                    });
+                };
+                let wire = self.wires[wire_index].clone();
+                let path = match version {
                     ReflectProtocol::V1 => V1_PATH,
                     ReflectProtocol::V1Alpha => V1ALPHA_PATH,
                 };
-                let mut headers = grpc::request_headers(None, crate::USER_AGENT, false);
+                let plan = wire.plan(path, (true, true), None, crate::USER_AGENT, None);
+                let mut headers = plan.headers;
                 crate::headers::extend_map(&mut headers, &self.headers);
-                let (sender, future) = self.channel.start(path, headers).await?;
+                let (sender, body) = fed_body();
+                let future = self
+                    .channel
+                    .start(plan.method, &plan.path_and_query, headers, body)
+                    .await?;
                 self.stream = Some(Stream {
                     sender,
-                    response: grpc::Response::new(future, grpc::DEFAULT_MAX_RECEIVE * 16),
+                    reader: wire.reader(future, (true, true)),
+                    wire,
                 });
             }
             let stream = self.stream.as_mut().expect("opened above");
-            let sent = stream.sender.send(grpc::frame(&message, false)).await;
+            let frame = stream.wire.encode(&message.encode_to_vec(), (true, true));
+            let sent = stream.sender.send(frame).await;
             let answer = if sent {
-                stream.response.message().await
+                stream.reader.message().await
             } else {
                 // The server stopped reading: its status says why.
-                match stream.response.message().await {
+                match stream.reader.message().await {
                     Ok(_) => Err(Status::new(
                         Code::Internal,
                         "server closed the reflection stream",
@@ -225,7 +273,9 @@ impl Reflection {
             };
             match answer {
                 Ok(Some(bytes)) => {
-                    self.protocol = Some(protocol);
+                    // This protocol and version work: keep them.
+                    self.attempts = vec![self.attempts[self.attempt]];
+                    self.attempt = 0;
                     let response = ServerReflectionResponse::decode(bytes).map_err(|e| {
                         Error::local(format!(
                             "server reflection answered with a message that does not decode: {e}"
@@ -244,15 +294,17 @@ impl Reflection {
                 }
                 Err(status) => {
                     self.stream = None;
-                    if status.code == Code::Unimplemented {
-                        if !self.forced
-                            && self.protocol.is_none()
-                            && protocol == ReflectProtocol::V1
-                        {
-                            self.protocol = Some(ReflectProtocol::V1Alpha);
-                            continue;
+                    // Not there in this version or protocol: try the next.
+                    let next_exists = self.attempt + 1 < self.attempts.len();
+                    let try_next = status.code == Code::Unimplemented
+                        || (status.code == Code::Unknown && next_exists);
+                    if try_next {
+                        saw_unimplemented |= status.code == Code::Unimplemented;
+                        if status.code != Code::Unimplemented && first_error.is_none() {
+                            first_error = Some(Error::Status(status));
                         }
-                        return Err(no_reflection(self.forced, protocol));
+                        self.attempt += 1;
+                        continue;
                     }
                     return Err(Error::Status(status));
                 }
@@ -268,7 +320,8 @@ fn has_symbol(pool: &DescriptorPool, symbol: &str) -> bool {
         || pool.get_extension_by_name(symbol).is_some()
 }
 
-fn no_reflection(forced: bool, protocol: ReflectProtocol) -> Error {
+fn no_reflection(forced: bool, protocol: Option<ReflectProtocol>) -> Error {
+    let protocol = protocol.unwrap_or(ReflectProtocol::V1);
     let which = if forced {
         match protocol {
             ReflectProtocol::V1 => "grpc.reflection.v1 is",

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::tls::{self, TlsOptions};
-use super::{Channel, error_chain, proxy};
+use super::{Channel, HttpVersion, Sender, error_chain, proxy};
 use crate::error::{Error, Result};
 use crate::target::Server;
 use crate::trace::Trace;
@@ -36,6 +36,11 @@ pub struct ConnectOptions {
     pub tcp_keepalive: Option<Duration>,
     /// HTTP/2 PING period; None sends no PINGs.
     pub ping_interval: Option<Duration>,
+    /// The protocol can run over HTTP/1.1 (gRPC-Web, Connect): offer it in
+    /// ALPN, and use it for http:// unless `http2_prior_knowledge`.
+    pub http1_ok: bool,
+    /// Plaintext connections speak HTTP/2 from the start (h2c).
+    pub http2_prior_knowledge: bool,
     pub trace: Trace,
 }
 
@@ -48,6 +53,8 @@ impl Default for ConnectOptions {
             connect_timeout: None,
             tcp_keepalive: Some(Duration::from_secs(60)),
             ping_interval: None,
+            http1_ok: false,
+            http2_prior_knowledge: true,
             trace: Trace::off(),
         }
     }
@@ -82,7 +89,11 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
     // user's to fix, not a connection failure.
     let tls_config = if server.tls {
         let mut tls_options = options.tls.clone();
-        tls_options.alpn = vec![b"h2".to_vec()];
+        tls_options.alpn = if options.http1_ok {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"h2".to_vec()]
+        };
         Some(Arc::new(tls::client_config(&tls_options)?))
     } else {
         None
@@ -102,7 +113,7 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
         None => Box::new(tcp(server, options, what).await?),
     };
     trace.mark_connected();
-    let io: Box<dyn Io> = if let Some(config) = tls_config {
+    let (io, version): (Box<dyn Io>, HttpVersion) = if let Some(config) = tls_config {
         let name = options
             .server_name
             .clone()
@@ -112,10 +123,66 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
         } else {
             name
         };
-        Box::new(tls_handshake(io, config, &name, what, options).await?)
+        let stream = tls_handshake(io, config, &name, what, options).await?;
+        let version = match stream.get_ref().1.alpn_protocol() {
+            Some(b"h2") => HttpVersion::Http2,
+            _ if options.http1_ok => HttpVersion::Http1,
+            _ => {
+                return Err(Error::unavailable(format!(
+                    "{what} did not agree to HTTP/2 over TLS (ALPN h2), which gRPC needs; gRPC-Web and Connect (--protocol) also work over HTTP/1.1"
+                )));
+            }
+        };
+        (Box::new(stream), version)
+    } else if options.http1_ok && !options.http2_prior_knowledge {
+        (io, HttpVersion::Http1)
     } else {
-        io
+        (io, HttpVersion::Http2)
     };
+    let sender = match version {
+        HttpVersion::Http2 => http2(io, server, options, what).await?,
+        HttpVersion::Http1 => http1(io, what).await?,
+    };
+    trace.info(format!(
+        "{version} ({}) with {what}, :authority {authority}",
+        match (server.tls, version) {
+            (true, HttpVersion::Http2) => "h2 over TLS, by ALPN",
+            (true, HttpVersion::Http1) => "over TLS, by ALPN",
+            (false, HttpVersion::Http2) => "h2c, prior knowledge",
+            (false, HttpVersion::Http1) => "plaintext",
+        }
+    ));
+    Ok(Channel {
+        sender,
+        server: server.clone(),
+        authority,
+    })
+}
+
+async fn http1(io: Box<dyn Io>, what: &str) -> Result<Sender> {
+    let (sender, connection) = hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| {
+            Error::unavailable(format!(
+                "HTTP/1.1 handshake with {what} failed: {}",
+                error_chain(&e)
+            ))
+        })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(Sender::Http1(Arc::new(tokio::sync::Mutex::new(sender))))
+}
+
+/// The HTTP/2 handshake, up to the server's SETTINGS (or the end of the
+/// connection), so that a server speaking something else is named at once.
+async fn http2(
+    io: Box<dyn Io>,
+    server: &Server,
+    options: &ConnectOptions,
+    what: &str,
+) -> Result<Sender> {
     let sniffer = Sniffer::default();
     let io = Sniff {
         inner: io,
@@ -147,7 +214,7 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
     tokio::spawn(async move {
         // Errors surface on the streams that use the connection; but if the
         // connection ends before the server said anything (a failed write,
-        // say), the handshake below must hear of it.
+        // say), the handshake must hear of it.
         let result = connection.await;
         watcher.record(First {
             bytes: Vec::new(),
@@ -168,19 +235,7 @@ async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Res
     if let Some(problem) = diagnose(&first.bytes, server.tls) {
         return Err(Error::unavailable(format!("{what}: {problem}")));
     }
-    trace.info(format!(
-        "HTTP/2 ({}) with {what}, :authority {authority}",
-        if server.tls {
-            "h2 over TLS"
-        } else {
-            "h2c, prior knowledge"
-        }
-    ));
-    Ok(Channel {
-        sender,
-        server: server.clone(),
-        authority,
-    })
+    Ok(Sender::Http2(sender))
 }
 
 async fn tcp(server: &Server, options: &ConnectOptions, what: &str) -> Result<TcpStream> {
@@ -274,11 +329,6 @@ async fn tls_handshake(
                 trace.info(format!("server certificate {line}"));
             }
         }
-    }
-    if session.alpn_protocol() != Some(b"h2") {
-        return Err(Error::unavailable(format!(
-            "{what} did not agree to HTTP/2 over TLS (ALPN h2), which gRPC needs"
-        )));
     }
     Ok(stream)
 }

@@ -1,26 +1,28 @@
-//! Connections and HTTP/2 streams: how bytes reach the server.
+//! Connections: how bytes reach the server.
 //!
-//! The transport knows nothing of JSON or schemas: it opens one connection
-//! per run (TCP, then TLS for https), speaks HTTP/2 over it with hyper, and
-//! carries already-encoded messages. Protocol framing lives in [`grpc`].
+//! The transport knows nothing of JSON, schemas or RPC protocols: it opens
+//! one connection per run (TCP, a proxy tunnel or a Unix socket; then TLS for
+//! https), speaks HTTP/2 or HTTP/1.1 over it with hyper, and carries request
+//! bodies that are either whole or fed chunk by chunk. Framing lives in
+//! `crate::protocol`.
 
 pub mod connect;
-pub mod grpc;
 pub mod proxy;
 pub mod tls;
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request};
-use http_body::Frame;
+use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::http2::SendRequest;
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
 
 use crate::error::{Error, Result};
+use crate::status::{Code, Status};
 use crate::target::Server;
 
 pub use connect::{ConnectOptions, connect};
@@ -38,10 +40,12 @@ impl fmt::Display for Aborted {
 
 impl std::error::Error for Aborted {}
 
-/// A request body fed message by message from a channel, so that streaming
-/// calls send each message as soon as it is parsed.
-pub struct RequestBody {
-    rx: mpsc::Receiver<Result<Bytes, Aborted>>,
+/// A request body: whole (with a length, for unary calls and HTTP/1.1), or
+/// fed message by message from a channel so that streaming calls send each
+/// message as soon as it is parsed.
+pub enum RequestBody {
+    Whole(Option<Bytes>),
+    Fed(mpsc::Receiver<Result<Bytes, Aborted>>),
 }
 
 impl http_body::Body for RequestBody {
@@ -52,13 +56,29 @@ impl http_body::Body for RequestBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Aborted>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|item| item.map(|r| r.map(Frame::data)))
+        match &mut *self {
+            RequestBody::Whole(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            RequestBody::Fed(rx) => rx
+                .poll_recv(cx)
+                .map(|item| item.map(|r| r.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, RequestBody::Whole(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Whole(data) => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            RequestBody::Fed(_) => SizeHint::default(),
+        }
     }
 }
 
-/// The sending half of a call's request body.
+/// The sending half of a fed request body.
 pub struct BodySender {
     tx: mpsc::Sender<Result<Bytes, Aborted>>,
 }
@@ -76,22 +96,46 @@ impl BodySender {
     }
 }
 
-/// One HTTP/2 connection to the server, shared by the call and reflection.
+/// Creates a fed body and its sender.
+pub fn fed_body() -> (BodySender, RequestBody) {
+    let (tx, rx) = mpsc::channel(16);
+    (BodySender { tx }, RequestBody::Fed(rx))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpVersion {
+    Http1,
+    Http2,
+}
+
+impl fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HttpVersion::Http1 => "HTTP/1.1",
+            HttpVersion::Http2 => "HTTP/2",
+        })
+    }
+}
+
+#[derive(Clone)]
+enum Sender {
+    Http2(hyper::client::conn::http2::SendRequest<RequestBody>),
+    /// HTTP/1.1 carries one exchange at a time.
+    Http1(Arc<Mutex<hyper::client::conn::http1::SendRequest<RequestBody>>>),
+}
+
+/// One connection to the server, shared by the call and reflection.
 #[derive(Clone)]
 pub struct Channel {
-    sender: SendRequest<RequestBody>,
+    sender: Sender,
     server: Server,
     authority: String,
 }
 
 /// Resolves to the response head; transport failures are already statuses
 /// that say what happened.
-pub type ResponseFuture = Pin<
-    Box<
-        dyn std::future::Future<Output = Result<http::Response<Incoming>, crate::status::Status>>
-            + Send,
-    >,
->;
+pub type ResponseFuture =
+    Pin<Box<dyn std::future::Future<Output = Result<http::Response<Incoming>, Status>> + Send>>;
 
 impl Channel {
     pub fn server(&self) -> &Server {
@@ -102,48 +146,88 @@ impl Channel {
         &self.authority
     }
 
-    /// Starts a POST to `path` (below the server's base path). The response
-    /// future resolves when the server sends its headers, which for some
-    /// streaming servers is only after the first request message: the
-    /// caller must be free to send while it waits.
+    pub fn version(&self) -> HttpVersion {
+        match self.sender {
+            Sender::Http2(_) => HttpVersion::Http2,
+            Sender::Http1(_) => HttpVersion::Http1,
+        }
+    }
+
+    /// Sends a request to `path_and_query` (below the server's base path).
+    /// The future resolves when the server sends its headers, which for
+    /// some streaming servers is only after the first request message: the
+    /// caller must be free to feed the body while it waits.
     pub async fn start(
         &self,
-        path: &str,
+        method: http::Method,
+        path_and_query: &str,
         headers: HeaderMap,
-    ) -> Result<(BodySender, ResponseFuture)> {
-        let mut sender = self.sender.clone();
-        sender.ready().await.map_err(|e| {
-            Error::unavailable(format!(
-                "connection to {} closed: {}",
-                self.authority,
-                error_chain(&e)
-            ))
-        })?;
+        body: RequestBody,
+    ) -> Result<ResponseFuture> {
         let uri = http::Uri::builder()
             .scheme(self.server.scheme())
             .authority(self.authority.as_str())
-            .path_and_query(format!("{}{}", self.server.base_path, path))
+            .path_and_query(format!("{}{}", self.server.base_path, path_and_query))
             .build()
             .map_err(|e| Error::usage(format!("cannot build request URL: {e}")))?;
-        let (tx, rx) = mpsc::channel(16);
-        let mut request = Request::post(uri)
-            .body(RequestBody { rx })
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body)
             .map_err(|e| Error::usage(format!("cannot build request: {e}")))?;
         *request.headers_mut() = headers;
-        let response = sender.send_request(request);
-        let authority = self.authority.clone();
-        let future = async move {
-            response.await.map_err(|e| {
-                crate::status::Status::new(
-                    crate::status::Code::Unavailable,
-                    format!(
-                        "the connection to {authority} failed before the server answered: {}",
-                        error_chain(&e)
-                    ),
-                )
-            })
+        let closed = |e: hyper::Error, authority: &str| {
+            Error::unavailable(format!(
+                "connection to {authority} closed: {}",
+                error_chain(&e)
+            ))
         };
-        Ok((BodySender { tx }, Box::pin(future)))
+        let authority = self.authority.clone();
+        let failed = move |e: hyper::Error| {
+            Status::new(
+                Code::Unavailable,
+                format!(
+                    "the connection to {authority} failed before the server answered: {}",
+                    error_chain(&e)
+                ),
+            )
+        };
+        match &self.sender {
+            Sender::Http2(sender) => {
+                let mut sender = sender.clone();
+                sender
+                    .ready()
+                    .await
+                    .map_err(|e| closed(e, &self.authority))?;
+                let response = sender.send_request(request);
+                Ok(Box::pin(async move { response.await.map_err(failed) }))
+            }
+            Sender::Http1(sender) => {
+                // HTTP/1.1 needs a URI in origin form and a Host header.
+                let host = http::HeaderValue::from_str(&self.authority)
+                    .map_err(|_| Error::usage("the authority is not a valid Host header"))?;
+                request.headers_mut().insert(http::header::HOST, host);
+                let origin = request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into());
+                *request.uri_mut() = origin
+                    .parse()
+                    .map_err(|_| Error::usage("cannot build request URL"))?;
+                let mut guard = sender.clone().lock_owned().await;
+                guard
+                    .ready()
+                    .await
+                    .map_err(|e| closed(e, &self.authority))?;
+                let response = guard.send_request(request);
+                Ok(Box::pin(async move {
+                    let result = response.await.map_err(failed);
+                    drop(guard);
+                    result
+                }))
+            }
+        }
     }
 }
 
