@@ -324,13 +324,13 @@ impl Reader {
                     self.end = Some(status);
                     return Ok(None);
                 }
-                if status != http::StatusCode::OK {
-                    return Err(http_error(status, &content_type, body, "gRPC").await);
-                }
                 let (expected, name) = match self.style {
                     Style::Grpc => ("application/grpc", "gRPC"),
                     _ => ("application/grpc-web", "gRPC-Web"),
                 };
+                if status != http::StatusCode::OK {
+                    return Err(http_error(status, &content_type, body, name).await);
+                }
                 if !content_type.starts_with(expected) {
                     return Err(not_protocol(&content_type, name));
                 }
@@ -342,7 +342,8 @@ impl Reader {
                 self.headers = Some(plain);
                 self.trailers = Some(trailers);
                 if status != http::StatusCode::OK {
-                    return Err(self.connect_error(status, &content_type, body).await);
+                    let gzip = encoding(&headers, "content-encoding").unwrap_or(false);
+                    return Err(self.connect_error(status, &content_type, gzip, body).await);
                 }
                 let expected = format!("application/{}", self.codec.name());
                 if !content_type.starts_with(&expected) {
@@ -352,9 +353,10 @@ impl Reader {
                 Ok(Some(body))
             }
             Style::ConnectStream => {
+                let gzip = encoding(&headers, "content-encoding").unwrap_or(false);
                 self.headers = Some(headers);
                 if status != http::StatusCode::OK {
-                    return Err(self.connect_error(status, &content_type, body).await);
+                    return Err(self.connect_error(status, &content_type, gzip, body).await);
                 }
                 if !content_type.starts_with("application/connect+") {
                     return Err(not_protocol(&content_type, "Connect"));
@@ -373,16 +375,21 @@ impl Reader {
         &mut self,
         status: http::StatusCode,
         content_type: &str,
+        gzip: bool,
         body: Incoming,
     ) -> Status {
         if !content_type.starts_with("application/json") {
             return http_error(status, content_type, body, "Connect").await;
         }
         let limited = http_body_util::Limited::new(body, 1 << 20);
-        let bytes = match limited.collect().await {
+        let mut bytes = match limited.collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => bytes::Bytes::new(),
         };
+        // Error bodies are compressed like any other (Content-Encoding).
+        if gzip && let Ok(inflated) = frame::decompress(&bytes, 1 << 20) {
+            bytes = inflated;
+        }
         if let Some(parsed) = connect::parse_error(&bytes) {
             return parsed;
         }

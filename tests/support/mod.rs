@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod node;
 pub mod python;
 pub mod raw;
 pub mod server;

@@ -105,7 +105,8 @@ impl TestServer {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
-                let mut builder = tonic::transport::Server::builder();
+                // HTTP/1.1 and HTTP/2 on one port, gRPC-Web beside gRPC.
+                let mut builder = tonic::transport::Server::builder().accept_http1(true);
                 if let Some((cert, key)) = &options.tls {
                     let mut tls = tonic::transport::ServerTlsConfig::new()
                         .identity(tonic::transport::Identity::from_pem(cert, key));
@@ -114,7 +115,9 @@ impl TestServer {
                     }
                     builder = builder.tls_config(tls).expect("tls config");
                 }
-                let mut router = builder.add_service(TestService { gzip: options.gzip });
+                let mut router = builder
+                    .layer(tonic_web::GrpcWebLayer::new())
+                    .add_service(TestService { gzip: options.gzip });
                 let builder = || {
                     tonic_reflection::server::Builder::configure()
                         .register_encoded_file_descriptor_set(TEST_BINPB)
@@ -165,7 +168,9 @@ impl TestServer {
                     None => {
                         let listener =
                             tokio::net::TcpListener::from_std(listener).expect("listener");
-                        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                        // Without TCP_NODELAY small answers can wait ~40 ms.
+                        let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                            .with_nodelay(Some(true));
                         let _ = router
                             .serve_with_incoming_shutdown(incoming, shutdown)
                             .await;

