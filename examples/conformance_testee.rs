@@ -4,7 +4,8 @@
 //!
 //! * binary in and out: `DynamicMessage::decode` and `encode_to_vec`, as the
 //!   CLI decodes responses and encodes requests;
-//! * JSON in: `serde_json` text to a `Value`, then [`rpcurl::json::to_message`]
+//! * JSON in: [`rpcurl::json::parse_value`] (the CLI's JSON reader, which
+//!   notes keys an object names twice), then [`rpcurl::json::to_message`]
 //!   (the CLI's request path), with `DeserializeOptions::new()`;
 //! * JSON out: [`rpcurl::output::write_json`], compact, with
 //!   `SerializeOptions::new()` (the CLI's response path and defaults).
@@ -172,7 +173,7 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
     } else if request.has_field_by_name("json_payload") {
         let ignore_unknown = number("test_category") == JSON_IGNORE_UNKNOWN_PARSING_TEST;
         let options = DeserializeOptions::new().deny_unknown_fields(!ignore_unknown);
-        serde_json::from_str::<serde_json::Value>(&string("json_payload"))
+        rpcurl::json::parse_value(string("json_payload").as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|value| {
                 rpcurl::json::to_message(value, &desc, &options, "input").map_err(|e| e.to_string())

@@ -11,7 +11,9 @@ use prost_reflect::{
 };
 use tokio::sync::oneshot;
 
+use crate::cli::Format;
 use crate::error::{Error, Result};
+use crate::formats;
 use crate::input::{self, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::Printer;
@@ -33,6 +35,8 @@ pub struct CallOptions {
     /// -i: response headers and trailers on stderr.
     pub include: bool,
     pub unredacted: bool,
+    /// How responses are printed (--format).
+    pub format: Format,
     pub trace: Trace,
 }
 
@@ -218,6 +222,7 @@ pub async fn run(
                     max_send,
                     include: false,
                     unredacted: false,
+                    format: Format::Json,
                     trace,
                 };
                 let mut index = 0;
@@ -302,7 +307,16 @@ pub async fn run(
                 } else {
                     trace.line("<", format!("message {count} ({size} bytes)"));
                 }
-                printer.message(&message, fallback)?;
+                match options.format {
+                    Format::Json => printer.message(&message, fallback)?,
+                    Format::Text => {
+                        if count > 1 {
+                            printer.raw(&[formats::RECORD_SEPARATOR, b'\n'])?;
+                        }
+                        printer.raw(formats::to_text(&message).as_bytes())?;
+                    }
+                    Format::Binary => printer.raw(&formats::to_delimited(&message))?,
+                }
                 printer.flush()?;
             }
             Ok(None) => break Ok(()),

@@ -37,50 +37,76 @@ Full reference: docs/flags.md";
     max_term_width = 100
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// URL of the method (https://host/pkg.Svc/Method, as buf curl takes it),
     /// or an address and a method (host:port pkg.Svc/Method, as grpcurl takes
     /// them). With --list-services/--list-methods the method is left out.
-    #[arg(value_name = "URL | ADDRESS [METHOD]", num_args = 0..=2)]
+    #[arg(value_name = "URL | ADDRESS [METHOD]", num_args = 0..=3)]
     pub args: Vec<String>,
 
     // ----- schema -----
     /// Read the schema from a binary FileDescriptorSet (`buf build -o x.binpb`,
     /// `protoc --descriptor_set_out`); `-` reads it from stdin. Repeatable.
     /// Turns server reflection off unless --reflect is given.
-    #[arg(long, value_name = "FILE", help_heading = "Schema")]
+    #[arg(global = true, long, value_name = "FILE", help_heading = "Schema")]
     pub schema: Vec<String>,
+
+    /// Directory to search for imports of .proto sources given to --schema
+    /// (repeatable; default: the current directory and each file's own).
+    #[arg(
+        global = true,
+        short = 'I',
+        long = "import-path",
+        value_name = "DIR",
+        help_heading = "Schema"
+    )]
+    pub import_paths: Vec<String>,
 
     /// Use server reflection for the schema (the default without --schema).
     /// With --schema as well, reflection is consulted first. --reflect=false
     /// turns it off.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+    #[arg(global = true, long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", help_heading = "Schema")]
     pub reflect: Option<bool>,
 
     /// Header sent only on reflection calls ("Name: value", @FILE, or @-).
     /// Headers given with -H are sent on reflection calls too.
-    #[arg(long, value_name = "HEADER", help_heading = "Schema")]
+    #[arg(global = true, long, value_name = "HEADER", help_heading = "Schema")]
     pub reflect_header: Vec<String>,
 
     /// Reflection protocol to use; by default grpc-v1 is tried first, then
     /// grpc-v1alpha if the server does not implement v1.
-    #[arg(long, value_enum, value_name = "PROTOCOL", help_heading = "Schema")]
+    #[arg(
+        global = true,
+        long,
+        value_enum,
+        value_name = "PROTOCOL",
+        help_heading = "Schema"
+    )]
     pub reflect_protocol: Option<ReflectProtocol>,
 
     /// List the services of the server (or of --schema, with no URL), one per
     /// line, sorted.
-    #[arg(long, help_heading = "Schema", conflicts_with_all = ["list_methods", "data"])]
+    #[arg(global = true, long, help_heading = "Schema")]
     pub list_services: bool,
 
     /// List every method as package.Service/Method, one per line, sorted.
-    #[arg(long, help_heading = "Schema", conflicts_with = "data")]
+    #[arg(global = true, long, help_heading = "Schema")]
     pub list_methods: bool,
 
     // ----- request -----
     /// Request body as JSON: a literal, @FILE, or @- for stdin. A stream of
     /// JSON values (concatenated or one per line) for streaming methods.
     /// Without it, an empty message (unary, server stream) or an empty stream.
-    #[arg(short = 'd', long, value_name = "DATA", help_heading = "Request")]
+    #[arg(
+        global = true,
+        short = 'd',
+        long,
+        value_name = "DATA",
+        help_heading = "Request"
+    )]
     pub data: Option<String>,
 
     /// Request header "Name: value"; @FILE or @- read one per line (# starts a
@@ -95,16 +121,22 @@ pub struct Cli {
     pub headers: Vec<String>,
 
     /// User-Agent to send (default rpcurl/VERSION).
-    #[arg(short = 'A', long, value_name = "NAME", help_heading = "Request")]
+    #[arg(
+        global = true,
+        short = 'A',
+        long,
+        value_name = "NAME",
+        help_heading = "Request"
+    )]
     pub user_agent: Option<String>,
 
     /// Ignore request fields the schema does not know instead of failing.
-    #[arg(long, help_heading = "Request")]
+    #[arg(global = true, long, help_heading = "Request")]
     pub allow_unknown_fields: bool,
 
     /// Time limit for the whole run, sent to the server as grpc-timeout:
     /// seconds (2.5) or a duration (2500ms, 10s, 1m).
-    #[arg(long, visible_alias = "max-time", value_name = "DURATION",
+    #[arg(global = true, long, visible_alias = "max-time", value_name = "DURATION",
           value_parser = parse_duration, help_heading = "Request")]
     pub timeout: Option<Duration>,
 
@@ -128,80 +160,86 @@ pub struct Cli {
     pub netrc: bool,
 
     /// Take Basic credentials for the host from FILE (netrc format).
-    #[arg(long, value_name = "FILE", help_heading = "Request")]
+    #[arg(global = true, long, value_name = "FILE", help_heading = "Request")]
     pub netrc_file: Option<String>,
 
     /// Replace ${NAME} in header values with environment variables (an
     /// unset variable is an error), so tokens stay off the command line.
-    #[arg(long, help_heading = "Request")]
+    #[arg(global = true, long, help_heading = "Request")]
     pub expand_headers: bool,
 
     /// Compress request messages.
-    #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "Request")]
+    #[arg(
+        global = true,
+        long,
+        value_enum,
+        value_name = "ALGORITHM",
+        help_heading = "Request"
+    )]
     pub compress: Option<Compression>,
 
     /// Largest message to receive, and to send, in bytes (receiving
     /// defaults to 4 MiB, as in gRPC).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Request")]
+    #[arg(global = true, long, value_name = "BYTES", value_parser = parse_size, help_heading = "Request")]
     pub max_msg_size: Option<usize>,
 
     // ----- connection -----
     /// RPC protocol: gRPC (HTTP/2), gRPC-Web or Connect (HTTP/1.1 or
     /// HTTP/2), by buf curl's names.
-    #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
+    #[arg(global = true, long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
     pub protocol: Protocol,
 
     /// Use HTTP/2 without TLS for http:// URLs. gRPC always does; gRPC-Web
     /// and Connect use HTTP/1.1 on http:// without this flag.
-    #[arg(long, help_heading = "Connection")]
+    #[arg(global = true, long, help_heading = "Connection")]
     pub http2_prior_knowledge: bool,
 
     /// gRPC-Web: send and accept the base64 text form
     /// (application/grpc-web-text).
-    #[arg(long, help_heading = "Connection")]
+    #[arg(global = true, long, help_heading = "Connection")]
     pub grpcweb_text: bool,
 
     /// Connect: message encoding on the wire.
-    #[arg(long, value_enum, default_value_t = CodecArg::Proto, help_heading = "Connection")]
+    #[arg(global = true, long, value_enum, default_value_t = CodecArg::Proto, help_heading = "Connection")]
     pub codec: CodecArg,
 
     /// Connect: send unary calls of methods marked idempotency_level =
     /// NO_SIDE_EFFECTS as GET requests (cacheable), instead of POST.
-    #[arg(long, value_enum, default_value_t = HttpMethod::Post, value_name = "METHOD", help_heading = "Connection")]
+    #[arg(global = true, long, value_enum, default_value_t = HttpMethod::Post, value_name = "METHOD", help_heading = "Connection")]
     pub http_method: HttpMethod,
 
     /// With an address (no scheme), connect without TLS (grpcurl's flag).
-    #[arg(long, help_heading = "Connection")]
+    #[arg(global = true, long, help_heading = "Connection")]
     pub plaintext: bool,
 
     /// Connect to this Unix socket instead of the URL's host and port
     /// (addresses may also be given as unix:PATH).
-    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    #[arg(global = true, long, value_name = "PATH", help_heading = "Connection")]
     pub unix_socket: Option<String>,
 
     /// Time limit for TCP connect plus the TLS and HTTP/2 handshakes, in
     /// seconds or with a unit.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
+    #[arg(global = true, long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
     pub connect_timeout: Option<Duration>,
 
     /// Send HTTP/2 PINGs this often (seconds or a unit) to keep the
     /// connection alive; TCP keepalive uses the same period (default 60s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
+    #[arg(global = true, long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
     pub keepalive_time: Option<Duration>,
 
     /// Turn off TCP keepalive and HTTP/2 PINGs.
-    #[arg(long, conflicts_with = "keepalive_time", help_heading = "Connection")]
+    #[arg(global = true, long, help_heading = "Connection")]
     pub no_keepalive: bool,
 
     /// Value of the :authority header; also the name TLS verifies unless
     /// --servername. A -H "Host: ..." header does the same.
-    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    #[arg(global = true, long, value_name = "NAME", help_heading = "Connection")]
     pub authority: Option<String>,
 
     // ----- TLS -----
     /// Trust only the CA certificates in this PEM file (replaces the
     /// system's roots, as in curl and buf curl).
-    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    #[arg(global = true, long, value_name = "FILE", help_heading = "TLS")]
     pub cacert: Option<String>,
 
     /// Client certificate (PEM) for mutual TLS; needs --key.
@@ -215,55 +253,68 @@ pub struct Cli {
     pub cert: Option<String>,
 
     /// Private key (PEM) of the client certificate; needs --cert.
-    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
+    #[arg(global = true, long, value_name = "FILE", help_heading = "TLS")]
     pub key: Option<String>,
 
     /// Do not verify the server's certificate.
-    #[arg(short = 'k', long, help_heading = "TLS")]
+    #[arg(global = true, short = 'k', long, help_heading = "TLS")]
     pub insecure: bool,
 
     /// Server name for SNI and for verifying the certificate.
-    #[arg(long, value_name = "NAME", help_heading = "TLS")]
+    #[arg(global = true, long, value_name = "NAME", help_heading = "TLS")]
     pub servername: Option<String>,
 
     // ----- output -----
     /// Write responses to FILE instead of stdout.
-    #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
+    #[arg(
+        global = true,
+        short = 'o',
+        long,
+        value_name = "FILE",
+        help_heading = "Output"
+    )]
     pub output: Option<String>,
 
+    /// Format of request input and response output: JSON, protobuf text
+    /// format (messages separated by the ASCII record separator 0x1E, as
+    /// grpcurl does), or binary (each message with a varint length prefix).
+    /// For describe: text is proto source, json the descriptor.
+    #[arg(global = true, long = "format", value_enum, help_heading = "Output")]
+    pub format: Option<Format>,
+
     /// Print each response on one line (NDJSON), for pipes.
-    #[arg(long, help_heading = "Output")]
+    #[arg(global = true, long, help_heading = "Output")]
     pub compact: bool,
 
     /// Print fields that have their default value.
-    #[arg(long, help_heading = "Output")]
+    #[arg(global = true, long, help_heading = "Output")]
     pub emit_defaults: bool,
 
     /// Print proto field names (snake_case) instead of JSON names.
-    #[arg(long, help_heading = "Output")]
+    #[arg(global = true, long, help_heading = "Output")]
     pub proto_names: bool,
 
     /// Print enum values as numbers.
-    #[arg(long, help_heading = "Output")]
+    #[arg(global = true, long, help_heading = "Output")]
     pub enum_numbers: bool,
 
     /// How a non-OK status is printed on stderr.
-    #[arg(long, value_enum, default_value_t = ErrorFormat::Text, help_heading = "Output")]
+    #[arg(global = true, long, value_enum, default_value_t = ErrorFormat::Text, help_heading = "Output")]
     pub error_format: ErrorFormat,
 
     /// Trace the connection and call on stderr: addresses, TLS, headers,
     /// trailers, message sizes and timings; secrets are redacted. -vv adds
     /// message bodies.
-    #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
+    #[arg(global = true, short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 
     /// Show secret header values (Authorization, cookies, tokens) in -v.
-    #[arg(long, help_heading = "Output")]
+    #[arg(global = true, long, help_heading = "Output")]
     pub unredacted: bool,
 
     /// Print response headers before the messages and trailers after them,
     /// on stderr (stdout stays pure JSON).
-    #[arg(short = 'i', long, help_heading = "Output")]
+    #[arg(global = true, short = 'i', long, help_heading = "Output")]
     pub include: bool,
 }
 
@@ -296,6 +347,81 @@ pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
     };
     n.checked_mul(scale)
         .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+/// Schema tools: each works from --schema files, .proto sources, server
+/// reflection (give TARGET), or several together.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// List services, or the methods of SERVICE (grpcurl's `list`).
+    List {
+        /// Server address or URL (omit to list --schema offline).
+        #[arg(value_name = "[TARGET] [SERVICE]", num_args = 0..=2)]
+        args: Vec<String>,
+    },
+    /// Print a service, method, message, enum, field or extension as proto
+    /// source (every service when no SYMBOL is given).
+    /// With --format json, the descriptor as JSON instead.
+    Describe {
+        #[arg(value_name = "[TARGET] [SYMBOL]", num_args = 0..=2)]
+        args: Vec<String>,
+    },
+    /// Print an example request (JSON with every field filled in) that -d
+    /// accepts unchanged.
+    Template {
+        #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
+        args: Vec<String>,
+        /// Show every member of each oneof (for reading; -d rejects it).
+        #[arg(long)]
+        all_oneofs: bool,
+    },
+    /// Print the JSON Schema (2020-12) of a message's (or a method's
+    /// request's) proto3 JSON form.
+    Jsonschema {
+        #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
+        args: Vec<String>,
+    },
+    /// Write the schema (or the files SYMBOLs need) as a descriptor set
+    /// and/or .proto sources: how a server's reflected schema goes offline.
+    Export {
+        #[arg(value_name = "TARGET", num_args = 0..=1)]
+        args: Vec<String>,
+        /// Export only what these symbols need (repeatable).
+        #[arg(long = "symbol", value_name = "SYMBOL")]
+        symbols: Vec<String>,
+        /// Write a binary FileDescriptorSet (dependencies first).
+        #[arg(long, value_name = "FILE")]
+        protoset_out: Option<String>,
+        /// Write .proto sources under DIR.
+        #[arg(long, value_name = "DIR")]
+        proto_out_dir: Option<String>,
+    },
+    /// Convert JSON (or text format, with --format text) on stdin to binary
+    /// protobuf on stdout.
+    Encode {
+        #[arg(value_name = "MESSAGE")]
+        message: String,
+        /// Write each message with a varint length prefix (for streams).
+        #[arg(long)]
+        delimited: bool,
+    },
+    /// Convert binary protobuf on stdin to JSON (or text format, with
+    /// --format text) on stdout.
+    Decode {
+        #[arg(value_name = "MESSAGE")]
+        message: String,
+        /// Read messages with varint length prefixes (a stream).
+        #[arg(long)]
+        delimited: bool,
+    },
+}
+
+/// Message formats for encode/decode and for calls (--format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+    Binary,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -371,7 +497,18 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
+impl Command {
+    pub fn clone_args(&self) -> Command {
+        self.clone()
+    }
+}
+
 impl Cli {
+    /// --format for messages (calls, encode, decode): JSON by default.
+    pub fn call_format(&self) -> Format {
+        self.format.unwrap_or(Format::Json)
+    }
+
     /// Checks that clap cannot express; all of them run before any I/O.
     pub fn validate(&self) -> Result<()> {
         if self.grpcweb_text && self.protocol != Protocol::Grpcweb {
@@ -395,6 +532,30 @@ impl Cli {
             return Err(Error::usage(
                 "--reflect=false needs --schema: without reflection the schema must come from a file",
             ));
+        }
+        // Pairs clap cannot check across subcommands (the flags are global).
+        if self.cert.is_some() != self.key.is_some() {
+            return Err(Error::usage(
+                "--cert and --key go together: give both for mutual TLS",
+            ));
+        }
+        if self.netrc && self.netrc_file.is_some() {
+            return Err(Error::usage(
+                "--netrc and --netrc-file cannot be used together",
+            ));
+        }
+        if self.no_keepalive && self.keepalive_time.is_some() {
+            return Err(Error::usage(
+                "--no-keepalive and --keepalive-time cannot be used together",
+            ));
+        }
+        if self.list_services && self.list_methods {
+            return Err(Error::usage(
+                "--list-services and --list-methods cannot be used together",
+            ));
+        }
+        if (self.list_services || self.list_methods) && self.data.is_some() {
+            return Err(Error::usage("--list-services/--list-methods take no -d"));
         }
         if self.user.is_some() && (self.netrc || self.netrc_file.is_some()) {
             return Err(Error::usage(

@@ -71,6 +71,8 @@ pub fn read(source: DataSource, desc: MessageDescriptor, options: DeserializeOpt
 }
 
 /// Feeds each message (or the first error) to `emit` until it returns false.
+/// The text is read with [`json::read_values`], which notes keys an object
+/// names twice, for [`json::to_message`] to reject.
 fn parse_stream<R: Read>(
     reader: R,
     desc: &MessageDescriptor,
@@ -78,8 +80,7 @@ fn parse_stream<R: Read>(
     label: &str,
     emit: &mut dyn FnMut(Result<DynamicMessage>) -> bool,
 ) {
-    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<serde_json::Value>();
-    for (index, value) in stream.enumerate() {
+    for (index, value) in json::read_values(reader).enumerate() {
         let what = format!("request {} (from {label})", index + 1);
         let item = match value {
             Ok(value) => json::to_message(value, desc, options, &what),

@@ -58,6 +58,13 @@ impl Printer {
             .map_err(|e| Error::from_output(e, "the response"))
     }
 
+    /// Writes bytes as they are (text-format and binary output).
+    pub fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::from_output(e, "the output"))
+    }
+
     pub fn line(&mut self, text: &str) -> Result<()> {
         self.out
             .write_all(text.as_bytes())
@@ -73,7 +80,9 @@ impl Printer {
 }
 
 /// Writes one message as proto3 JSON: the one serialization path, used by
-/// the printer and by the conformance testee.
+/// the printer and by the conformance testee. Through [`json::serialize`]:
+/// a message holding an invalid `Duration` or `Timestamp` is an error, and
+/// nothing is written.
 pub fn write_json<W: Write>(
     writer: W,
     msg: &DynamicMessage,
@@ -81,7 +90,7 @@ pub fn write_json<W: Write>(
     compact: bool,
 ) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(writer, Formatter::new(compact));
-    msg.serialize_with_options(&mut ser, options)
+    json::serialize(msg, &mut ser, options)
 }
 
 /// A non-OK status with its details decoded, as JSON.

@@ -244,7 +244,7 @@ fn broken_schema_files_name_the_file() {
             "not a binary FileDescriptorSet",
         ),
         (
-            "text.proto",
+            "text.txt",
             b"syntax = \"proto3\";\nmessage A {}\n".to_vec(),
             "is text",
         ),

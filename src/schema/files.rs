@@ -14,17 +14,39 @@ use crate::error::{Error, Result};
 /// Reads every `--schema` argument into one pool. The same file may appear
 /// in several sets (a shared import); two different files of the same name
 /// are a conflict the user must resolve.
-pub fn load(paths: &[String], stdin: &mut dyn Read) -> Result<DescriptorPool> {
+pub fn load(
+    paths: &[String],
+    import_paths: &[String],
+    stdin: &mut dyn Read,
+) -> Result<DescriptorPool> {
     let mut files: Vec<FileDescriptorProto> = Vec::new();
     let mut origin_of: HashMap<String, (usize, String)> = HashMap::new();
+    // .proto sources are compiled together, so they may import each other.
+    let sources: Vec<&str> = paths
+        .iter()
+        .map(String::as_str)
+        .filter(|p| *p != "-" && super::sources::is_source(p))
+        .collect();
+    let mut sets = Vec::new();
+    if !sources.is_empty() {
+        sets.push((
+            sources.join(", "),
+            super::sources::compile(&sources, import_paths)?,
+        ));
+    }
     for path in paths {
+        if path != "-" && super::sources::is_source(path) {
+            continue;
+        }
         let label = if path == "-" {
             "stdin".to_string()
         } else {
             path.clone()
         };
         let bytes = read(path, &label, stdin)?;
-        let set = decode(&bytes, &label)?;
+        sets.push((label.clone(), decode(&bytes, &label)?));
+    }
+    for (label, set) in sets {
         for file in set.file {
             let name = file.name().to_string();
             match origin_of.get(&name) {
@@ -90,7 +112,7 @@ pub fn decode(bytes: &[u8], label: &str) -> Result<FileDescriptorSet> {
     let set = FileDescriptorSet::decode(bytes).map_err(|e| {
         if looks_textual {
             Error::local(format!(
-                "schema {label} is text, not a binary FileDescriptorSet; .proto sources are not supported yet: build a set with `buf build -o FILE.binpb` or `protoc --include_imports --descriptor_set_out=FILE.binpb`"
+                "schema {label} is text, not a binary FileDescriptorSet: name .proto sources with the .proto extension, or build a set with `buf build -o FILE.binpb`"
             ))
         } else {
             Error::local(format!(

@@ -9,6 +9,7 @@
 pub mod files;
 pub mod pool;
 pub mod reflection;
+pub mod sources;
 
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
@@ -230,6 +231,73 @@ impl Schema {
         }
     }
 
+    /// The pool that defines `symbol` (a service, method, message, enum,
+    /// field, extension or enum value), asking reflection first. Names of
+    /// members are looked up through their parents, since some servers'
+    /// reflection (grpcio's) only resolves top-level symbols.
+    pub async fn pool_for_symbol(&mut self, symbol: &str) -> Result<Option<DescriptorPool>> {
+        let symbol = symbol.trim_start_matches('.').replace('/', ".");
+        if let Some(reflection) = self.reflection.as_mut() {
+            let mut name = symbol.as_str();
+            loop {
+                if reflection.ensure_symbol(name).await? && defines(reflection.pool(), &symbol) {
+                    return Ok(Some(reflection.pool().clone()));
+                }
+                match name.rsplit_once('.') {
+                    Some((parent, _)) => name = parent,
+                    None => break,
+                }
+            }
+        }
+        Ok(self.files.as_ref().filter(|p| defines(p, &symbol)).cloned())
+    }
+
+    /// Every symbol's full name in every source, for suggestions.
+    pub fn known_symbols(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for pool in self.pools() {
+            for file in pool.files() {
+                if file.name().starts_with("google/protobuf/")
+                    || file.name().starts_with("rpcurl/internal/")
+                {
+                    continue;
+                }
+                names.extend(file.services().map(|s| s.full_name().to_string()));
+                names.extend(file.messages().map(|m| m.full_name().to_string()));
+                names.extend(file.enums().map(|e| e.full_name().to_string()));
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The whole schema as one pool: with reflection, every service the
+    /// server lists is fetched first (and the files' types added when they
+    /// do not clash); otherwise the files' pool.
+    pub async fn full_pool(&mut self) -> Result<DescriptorPool> {
+        if let Some(reflection) = self.reflection.as_mut() {
+            for service in reflection.list_services().await? {
+                let _ = reflection.ensure_symbol(&service).await?;
+            }
+            let mut pool = reflection.pool().clone();
+            if let Some(files) = &self.files {
+                for file in files.files() {
+                    if pool.get_file_by_name(file.name()).is_none() {
+                        let _ = copy_file(files, &mut pool, file.name());
+                    }
+                }
+            }
+            return Ok(pool);
+        }
+        match &self.files {
+            Some(pool) => Ok(pool.clone()),
+            None => Err(Error::usage(
+                "no schema: give a server (reflection) or --schema",
+            )),
+        }
+    }
+
     /// A message type by full name, from any source.
     pub fn message(&self, name: &str) -> Option<MessageDescriptor> {
         self.pools()
@@ -237,6 +305,28 @@ impl Schema {
             .find_map(|p| p.get_message_by_name(name))
             .or_else(|| pool::base().get_message_by_name(name))
     }
+}
+
+/// Whether `pool` defines `symbol` (any kind, members included).
+pub fn defines(pool: &DescriptorPool, symbol: &str) -> bool {
+    if pool.get_service_by_name(symbol).is_some()
+        || pool.get_message_by_name(symbol).is_some()
+        || pool.get_enum_by_name(symbol).is_some()
+        || pool.get_extension_by_name(symbol).is_some()
+    {
+        return true;
+    }
+    let Some((parent, member)) = symbol.rsplit_once('.') else {
+        return false;
+    };
+    pool.get_service_by_name(parent)
+        .is_some_and(|s| s.methods().any(|m| m.name() == member))
+        || pool.get_message_by_name(parent).is_some_and(|m| {
+            m.get_field_by_name(member).is_some() || m.oneofs().any(|o| o.name() == member)
+        })
+        || pool
+            .get_enum_by_name(parent)
+            .is_some_and(|e| e.get_value_by_name(member).is_some())
 }
 
 fn find_method(pool: &DescriptorPool, name: &MethodName) -> Result<Option<MethodDescriptor>> {

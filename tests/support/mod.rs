@@ -37,6 +37,7 @@ pub fn test_schema() -> String {
 pub struct Run {
     pub code: i32,
     pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
     pub elapsed: Duration,
 }
@@ -129,6 +130,7 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     Run {
         code,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stdout_bytes: stdout.clone(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         elapsed: start.elapsed(),
     }
