@@ -531,3 +531,116 @@ fn export_round_trips() {
         .unwrap();
     assert_eq!(names(&only), vec!["rpcurl/test/v1/extra.proto".to_string()]);
 }
+
+fn validate(schema: &serde_json::Value, doc: &serde_json::Value) -> Result<(), String> {
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    let url = "file:///rpcurl/schema.json";
+    compiler
+        .add_resource(url, schema.clone())
+        .map_err(|e| e.to_string())?;
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile(url, &mut schemas)
+        .map_err(|e| format!("{e:#}"))?;
+    schemas.validate(doc, index).map_err(|e| format!("{e:#}"))
+}
+
+/// The JSON Schema that `jsonschema` prints validates what real calls
+/// print, in every output style, and rejects what -d would reject.
+#[test]
+fn jsonschema_validates_real_call_output() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let schema = rpcurl(&[
+        "jsonschema",
+        "--schema",
+        &test_schema(),
+        "rpcurl.test.v1.Everything",
+    ])
+    .json();
+    let template = rpcurl(&[
+        "template",
+        "--schema",
+        &test_schema(),
+        "rpcurl.test.v1.Everything",
+    ])
+    .stdout;
+    for style in [
+        vec![],
+        vec!["--emit-defaults"],
+        vec!["--enum-numbers"],
+        vec!["--proto-names"],
+    ] {
+        let mut args = vec!["--schema", test_schema_str(), "-d", &template];
+        args.extend(style.iter().copied());
+        let url = method(&server, "Echo");
+        args.push(&url);
+        let run = rpcurl(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        validate(&schema, &run.json()).unwrap_or_else(|e| panic!("{style:?}: {e}\n{}", run.stdout));
+    }
+    // Server-stream responses against their own schema.
+    let count_schema = rpcurl(&[
+        "jsonschema",
+        "--schema",
+        &test_schema(),
+        "rpcurl.test.v1.CountResponse",
+    ])
+    .json();
+    let run = rpcurl(&[
+        "--schema",
+        &test_schema(),
+        "-d",
+        r#"{"count":3,"text":"t"}"#,
+        &method(&server, "Count"),
+    ]);
+    for doc in run.json_stream() {
+        validate(&count_schema, &doc).unwrap();
+    }
+    assert!(validate(&schema, &json!({"fInt32": "twelve"})).is_err());
+    assert!(validate(&schema, &json!({"noSuchField": 1})).is_err());
+    assert!(validate(&schema, &json!({"color": "COLOR_PURPLE"})).is_err());
+}
+
+/// The tools read .proto sources too, comments included.
+#[test]
+fn tools_from_proto_sources() {
+    let root = fixture("protos");
+    let file = format!("{root}/app/v1/app.proto");
+    let run = rpcurl(&[
+        "describe",
+        "--schema",
+        &file,
+        "-I",
+        &root,
+        "app.v1.BookService",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("// Books in a library."),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("google.api.http"), "{}", run.stdout);
+    let run = rpcurl(&[
+        "jsonschema",
+        "--schema",
+        &file,
+        "-I",
+        &root,
+        "app.v1.GetBookRequest",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // field_behavior = REQUIRED makes the field required.
+    assert_eq!(run.json()["required"], json!(["id"]), "{}", run.stdout);
+    let run = rpcurl(&[
+        "template",
+        "--schema",
+        &file,
+        "-I",
+        &root,
+        "app.v1.BookService/GetBook",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({"id": "id"}));
+}

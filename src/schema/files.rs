@@ -8,7 +8,7 @@ use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
-use super::pool;
+use super::pool::{self, RawFile, RawSet};
 use crate::error::{Error, Result};
 
 /// Reads every `--schema` argument into one pool. The same file may appear
@@ -19,7 +19,7 @@ pub fn load(
     import_paths: &[String],
     stdin: &mut dyn Read,
 ) -> Result<DescriptorPool> {
-    let mut files: Vec<FileDescriptorProto> = Vec::new();
+    let mut files: Vec<RawFile> = Vec::new();
     let mut origin_of: HashMap<String, (usize, String)> = HashMap::new();
     // .proto sources are compiled together, so they may import each other.
     let sources: Vec<&str> = paths
@@ -44,14 +44,14 @@ pub fn load(
             path.clone()
         };
         let bytes = read(path, &label, stdin)?;
-        sets.push((label.clone(), decode(&bytes, &label)?));
+        sets.push((label.clone(), decode_raw(&bytes, &label)?));
     }
     for (label, set) in sets {
-        for file in set.file {
-            let name = file.name().to_string();
+        for file in set {
+            let name = file.proto.name().to_string();
             match origin_of.get(&name) {
                 Some((index, first)) => {
-                    if !same_definition(&files[*index], &file) {
+                    if !same_definition(&files[*index].proto, &file.proto) {
                         return Err(Error::local(format!(
                             "conflicting schemas: '{name}' differs between {first} and {label}"
                         )));
@@ -66,7 +66,7 @@ pub fn load(
     }
     let mut pool = pool::base();
     let origin = paths.join(", ");
-    pool::add_files(
+    pool::add_raw_files(
         &mut pool,
         files,
         &format!("schema {origin}"),
@@ -98,6 +98,21 @@ fn read(path: &str, label: &str, stdin: &mut dyn Read) -> Result<Vec<u8>> {
     };
     result.map_err(|e| Error::local(format!("cannot read schema {label}: {e}")))?;
     Ok(bytes)
+}
+
+/// Decodes a FileDescriptorSet keeping each file's bytes (custom options
+/// live only there).
+pub fn decode_raw(bytes: &[u8], label: &str) -> Result<Vec<RawFile>> {
+    // Validate (and explain) first; then take the files' bytes as they are.
+    let set = decode(bytes, label)?;
+    let raw = RawSet::decode(bytes)
+        .map_err(|e| Error::local(format!("schema {label} is not a FileDescriptorSet: {e}")))?;
+    Ok(set
+        .file
+        .into_iter()
+        .zip(raw.file)
+        .map(|(proto, raw)| RawFile { proto, raw })
+        .collect())
 }
 
 /// Decodes a FileDescriptorSet, telling apart the usual wrong inputs.

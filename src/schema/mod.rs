@@ -349,9 +349,13 @@ fn copy_file(from: &DescriptorPool, to: &mut DescriptorPool, name: &str) -> Resu
         };
         let proto = file.file_descriptor_proto().clone();
         stack.extend(proto.dependency.iter().cloned());
-        files.push(proto);
+        // The pool's own encoding keeps custom options.
+        files.push(pool::RawFile {
+            raw: file.encode_to_vec(),
+            proto,
+        });
     }
-    pool::add_files(to, files, "schema", &|dep, importer| {
+    pool::add_raw_files(to, files, "schema", &|dep, importer| {
         format!("'{importer}' imports '{dep}', which no schema provides")
     })
 }

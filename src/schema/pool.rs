@@ -79,6 +79,37 @@ pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
     Ok(())
 }
 
+/// One file of a schema: its decoded descriptor (for names, imports and
+/// checks) and its bytes as they came. The pool is built from the bytes,
+/// because prost-types drops custom options (`google.api.http`,
+/// `buf.validate.field`, …) and `describe` must keep them.
+#[derive(Clone, Debug)]
+pub struct RawFile {
+    pub proto: FileDescriptorProto,
+    pub raw: Vec<u8>,
+}
+
+impl RawFile {
+    pub fn decode(raw: Vec<u8>) -> std::result::Result<RawFile, prost::DecodeError> {
+        Ok(RawFile {
+            proto: FileDescriptorProto::decode(raw.as_slice())?,
+            raw,
+        })
+    }
+
+    pub fn from_proto(proto: FileDescriptorProto) -> RawFile {
+        let raw = proto.encode_to_vec();
+        RawFile { proto, raw }
+    }
+}
+
+/// A FileDescriptorSet with each file's bytes kept whole.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RawSet {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub file: Vec<Vec<u8>>,
+}
+
 /// Adds `files` to `pool` in dependency order. Files whose names the pool
 /// already holds are skipped (the well-known types and google.rpc arrive in
 /// most sets too). `missing` explains an import that is nowhere to be found.
@@ -88,16 +119,33 @@ pub fn add_files(
     origin: &str,
     missing: &dyn Fn(&str, &str) -> String,
 ) -> Result<()> {
+    add_raw_files(
+        pool,
+        files.into_iter().map(RawFile::from_proto).collect(),
+        origin,
+        missing,
+    )
+}
+
+/// [`add_files`] for files whose original bytes are at hand.
+pub fn add_raw_files(
+    pool: &mut DescriptorPool,
+    files: Vec<RawFile>,
+    origin: &str,
+    missing: &dyn Fn(&str, &str) -> String,
+) -> Result<()> {
     let mut pending: HashMap<String, FileDescriptorProto> = HashMap::new();
+    let mut raw_of: HashMap<String, Vec<u8>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for file in files {
-        let name = file.name().to_string();
+        let name = file.proto.name().to_string();
         if pool.get_file_by_name(&name).is_some() || pending.contains_key(&name) {
             continue;
         }
-        check_supported(&file, origin)?;
+        check_supported(&file.proto, origin)?;
         order.push(name.clone());
-        pending.insert(name, file);
+        raw_of.insert(name.clone(), file.raw);
+        pending.insert(name, file.proto);
     }
     let mut sorted = Vec::with_capacity(pending.len());
     let mut done: HashSet<String> = HashSet::new();
@@ -113,14 +161,16 @@ pub fn add_files(
             missing,
         )?;
     }
-    let batch: Vec<FileDescriptorProto> = sorted
-        .into_iter()
-        .filter_map(|name| pending.remove(&name))
-        .collect();
-    if batch.is_empty() {
+    if sorted.is_empty() {
         return Ok(());
     }
-    add_guarded(pool, batch, origin)
+    let set = RawSet {
+        file: sorted
+            .into_iter()
+            .filter_map(|name| raw_of.remove(&name))
+            .collect(),
+    };
+    add_guarded(pool, set.encode_to_vec(), origin)
 }
 
 fn visit(
@@ -154,16 +204,12 @@ fn visit(
 
 /// prost-reflect validates what it adds; a panic inside it (a descriptor it
 /// does not expect) becomes an error naming the source, never a crash.
-fn add_guarded(
-    pool: &mut DescriptorPool,
-    batch: Vec<FileDescriptorProto>,
-    origin: &str,
-) -> Result<()> {
+fn add_guarded(pool: &mut DescriptorPool, set: Vec<u8>, origin: &str) -> Result<()> {
     let mut candidate = pool.clone();
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = catch_unwind(AssertUnwindSafe(|| {
-        candidate.add_file_descriptor_protos(batch)
+        candidate.decode_file_descriptor_set(set.as_slice())
     }));
     std::panic::set_hook(previous_hook);
     match result {

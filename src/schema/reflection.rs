@@ -11,13 +11,12 @@ use std::collections::{HashMap, HashSet};
 use http::HeaderMap;
 use prost::Message as _;
 use prost_reflect::DescriptorPool;
-use prost_types::FileDescriptorProto;
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, ServerReflectionResponse, server_reflection_request::MessageRequest,
     server_reflection_response::MessageResponse,
 };
 
-use super::pool;
+use super::pool::{self, RawFile};
 use crate::cli::ReflectProtocol;
 use crate::error::{Error, Result};
 use crate::protocol::{Kind, Reader, Wire};
@@ -149,17 +148,17 @@ impl Reflection {
     /// Adds the files of one answer, then fetches whatever they import that
     /// neither the pool nor the answer holds.
     async fn add(&mut self, encoded: Vec<Vec<u8>>) -> Result<()> {
-        let mut pending: HashMap<String, FileDescriptorProto> = HashMap::new();
+        let mut pending: HashMap<String, RawFile> = HashMap::new();
         let mut order = Vec::new();
         let mut queue = encoded;
         loop {
             for bytes in queue.drain(..) {
-                let file = FileDescriptorProto::decode(bytes.as_slice()).map_err(|e| {
+                let file = RawFile::decode(bytes).map_err(|e| {
                     Error::local(format!(
                         "server reflection sent a file descriptor that does not decode: {e}"
                     ))
                 })?;
-                let name = file.name().to_string();
+                let name = file.proto.name().to_string();
                 if self.pool.get_file_by_name(&name).is_none() && !pending.contains_key(&name) {
                     order.push(name.clone());
                     pending.insert(name, file);
@@ -167,7 +166,7 @@ impl Reflection {
             }
             let missing: Vec<String> = pending
                 .values()
-                .flat_map(|f| f.dependency.iter())
+                .flat_map(|f| f.proto.dependency.iter())
                 .filter(|d| self.pool.get_file_by_name(d).is_none() && !pending.contains_key(*d))
                 .cloned()
                 .collect::<HashSet<_>>()
@@ -197,11 +196,11 @@ impl Reflection {
                 break;
             }
         }
-        let files: Vec<FileDescriptorProto> = order
+        let files: Vec<RawFile> = order
             .into_iter()
             .filter_map(|n| pending.remove(&n))
             .collect();
-        pool::add_files(
+        pool::add_raw_files(
             &mut self.pool,
             files,
             "server reflection",

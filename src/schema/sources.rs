@@ -74,7 +74,7 @@ pub fn is_source(arg: &str) -> bool {
 
 /// Compiles the `.proto` files and directories in `args` into a descriptor
 /// set with all imports and source info (comments, for `describe`).
-pub fn compile(args: &[&str], import_paths: &[String]) -> Result<prost_types::FileDescriptorSet> {
+pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<super::pool::RawFile>> {
     let mut includes: Vec<PathBuf> = import_paths.iter().map(PathBuf::from).collect();
     let mut files: Vec<PathBuf> = Vec::new();
     for arg in args {
@@ -132,7 +132,8 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<prost_types::Fi
             .open_file(file)
             .map_err(|e| explain(&e, &searched, &files))?;
     }
-    Ok(compiler.file_descriptor_set())
+    // Encoded by protox itself, so custom options survive.
+    super::files::decode_raw(&compiler.encode_file_descriptor_set(), "the .proto sources")
 }
 
 fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
