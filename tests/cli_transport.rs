@@ -736,3 +736,30 @@ fn keepalive_flags_are_accepted_and_calls_work() {
     assert_eq!(run.code, 2);
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+/// `-u user` alone asks for the password on the terminal: run under a
+/// pseudo-terminal (util-linux `script`) and type it.
+#[test]
+fn user_without_password_prompts_on_a_terminal() {
+    let server = TestServer::start(ReflectionMode::None);
+    let command = format!(
+        "{} --schema {} -u alice {}/rpcurl.test.v1.TestService/Headers",
+        env!("CARGO_BIN_EXE_rpcurl"),
+        test_schema(),
+        server.url()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    let mut stdin = child.stdin.take().unwrap();
+    // Type only once the prompt has had time to switch echo off.
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"wonder\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Enter password for user 'alice'"), "{text}");
+    assert!(text.contains("Basic YWxpY2U6d29uZGVy"), "{text}");
+}
