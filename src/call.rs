@@ -286,6 +286,9 @@ pub async fn run(
                 let mut message = decode_payload(&output_desc, payload.clone(), codec, count)?;
                 let mut fallback = false;
                 if may_hold_any {
+                    json::check_any_depth(&message).map_err(|e| {
+                        Error::status(Code::Internal, format!("response {count}: {e}"))
+                    })?;
                     let unknown = json::unknown_any_types(&message);
                     if !unknown.is_empty() {
                         if let Some(pool) = schema.ensure_types(source, &unknown).await

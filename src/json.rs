@@ -20,8 +20,8 @@ use std::io::Read;
 use base64::Engine as _;
 use prost::Message as _;
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage,
-    SerializeOptions, Value,
+    Cardinality, DeserializeOptions, DynamicMessage, Kind, MapKey, MessageDescriptor,
+    ReflectMessage, SerializeOptions, Value,
 };
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize};
@@ -479,20 +479,32 @@ fn prepare_object(
 ) -> Prepared {
     let mut by_proto_name = false;
     for (key, value) in object.iter_mut() {
-        let (kind, is_list, is_map) = match desc
-            .get_field_by_json_name(key)
-            .or_else(|| desc.get_field_by_name(key))
-        {
-            Some(field) => {
-                by_proto_name |= key != field.json_name();
-                (field.kind(), field.is_list(), field.is_map())
+        let field = match desc.get_field_by_json_name(key) {
+            Some(field) => Some(field),
+            None => {
+                let field = desc.get_field_by_name(key);
+                by_proto_name |= field.is_some();
+                field
             }
+        };
+        // Only objects, arrays and strings that may be numbers can change.
+        let may_change = match value {
+            Json::Object(_) | Json::Array(_) => true,
+            Json::String(text) => may_be_exponent_form(text),
+            _ => false,
+        };
+        if !may_change {
+            continue;
+        }
+        let (kind, repeated) = match field {
+            Some(field) => (field.kind(), field.cardinality() == Cardinality::Repeated),
             None => match desc.get_extension_by_json_name(key) {
-                Some(ext) => (ext.kind(), ext.is_list(), ext.is_map()),
+                Some(ext) => (ext.kind(), ext.cardinality() == Cardinality::Repeated),
                 None => continue,
             },
         };
-        prepare_field(value, &kind, is_list, is_map, desc, empty_anys)
+        let is_map = repeated && kind.as_message().is_some_and(|m| m.is_map_entry());
+        prepare_field(value, &kind, repeated && !is_map, is_map, desc, empty_anys)
             .map_err(|e| e.within(Step::Key(key.clone())))?;
     }
     if by_proto_name {
@@ -642,12 +654,17 @@ fn clear_empty_any_mark(any: &mut DynamicMessage) -> bool {
 /// prost-reflect to read or reject as before.
 fn fix_quoted_integer(value: &mut Json) {
     let Json::String(text) = value else { return };
-    if !text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+    if !may_be_exponent_form(text) {
         return;
     }
     if let Some(digits) = whole_number(text) {
         *text = digits;
     }
+}
+
+/// Whether `text` has what a number in exponent or decimal form has.
+fn may_be_exponent_form(text: &str) -> bool {
+    text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
 /// The plain decimal form of `text` when it is a JSON number with a whole
@@ -860,10 +877,31 @@ fn reaches_any(desc: &MessageDescriptor, seen: &mut std::collections::HashSet<St
     })
 }
 
+/// How deep `Any` values may nest inside one message. Each level is a
+/// payload decoded on its own, so printing an unbounded chain costs time
+/// and memory quadratic in its length, and stack; a server could send one
+/// (found by fuzzing). Real APIs nest one or two levels.
+pub const MAX_ANY_DEPTH: usize = 32;
+
+/// Fails when `msg` nests `Any` values deeper than [`MAX_ANY_DEPTH`].
+pub fn check_any_depth(msg: &DynamicMessage) -> Result<()> {
+    let mut too_deep = false;
+    walk_anys(msg, 0, &mut |_, _, depth| {
+        too_deep |= depth > MAX_ANY_DEPTH;
+    });
+    if too_deep {
+        return Err(Error::local(format!(
+            "{} nests google.protobuf.Any more than {MAX_ANY_DEPTH} levels deep; rpcurl does not print it",
+            msg.descriptor().full_name()
+        )));
+    }
+    Ok(())
+}
+
 /// Type names inside `Any` values of `msg` that its pool does not know.
 pub fn unknown_any_types(msg: &DynamicMessage) -> Vec<String> {
     let mut out = Vec::new();
-    walk_anys(msg, &mut |type_name, known| {
+    walk_anys(msg, 0, &mut |type_name, known, _| {
         if !known && !out.iter().any(|n| n == type_name) {
             out.push(type_name.to_string());
         }
@@ -871,32 +909,36 @@ pub fn unknown_any_types(msg: &DynamicMessage) -> Vec<String> {
     out
 }
 
-fn walk_anys(msg: &DynamicMessage, visit: &mut dyn FnMut(&str, bool)) {
+/// Visits every `Any` (type name, whether the pool knows it, depth), and
+/// stops descending past [`MAX_ANY_DEPTH`].
+fn walk_anys(msg: &DynamicMessage, depth: usize, visit: &mut dyn FnMut(&str, bool, usize)) {
     let desc = msg.descriptor();
     if desc.full_name() == ANY {
         if let Some((name, value)) = any_parts(msg) {
             match desc.parent_pool().get_message_by_name(&name) {
                 Some(inner) => {
-                    visit(&name, true);
-                    if let Ok(inner_msg) = DynamicMessage::decode(inner, value.as_slice()) {
-                        walk_anys(&inner_msg, visit);
+                    visit(&name, true, depth + 1);
+                    if depth < MAX_ANY_DEPTH
+                        && let Ok(inner_msg) = DynamicMessage::decode(inner, value.as_slice())
+                    {
+                        walk_anys(&inner_msg, depth + 1, visit);
                     }
                 }
-                None => visit(&name, false),
+                None => visit(&name, false, depth + 1),
             }
         }
         return;
     }
     for (_, value) in msg.fields() {
-        walk_value(value, visit);
+        walk_value(value, depth, visit);
     }
 }
 
-fn walk_value(value: &Value, visit: &mut dyn FnMut(&str, bool)) {
+fn walk_value(value: &Value, depth: usize, visit: &mut dyn FnMut(&str, bool, usize)) {
     match value {
-        Value::Message(m) => walk_anys(m, visit),
-        Value::List(items) => items.iter().for_each(|v| walk_value(v, visit)),
-        Value::Map(map) => map.values().for_each(|v| walk_value(v, visit)),
+        Value::Message(m) => walk_anys(m, depth, visit),
+        Value::List(items) => items.iter().for_each(|v| walk_value(v, depth, visit)),
+        Value::Map(map) => map.values().for_each(|v| walk_value(v, depth, visit)),
         _ => {}
     }
 }
@@ -1007,6 +1049,7 @@ fn restore_opaque(value: &mut serde_json::Value) {
 
 /// A message as a JSON value, with unknown `Any` types kept as base64.
 pub fn to_value(msg: &DynamicMessage, options: &SerializeOptions) -> Result<serde_json::Value> {
+    check_any_depth(msg)?;
     let mut copy;
     let mut target = msg;
     if !unknown_any_types(msg).is_empty() {
@@ -1068,6 +1111,8 @@ pub fn serialize<S: ser::Serializer>(
     if !needs_print_check(&msg.descriptor()) {
         return msg.serialize_with_options(serializer, options);
     }
+    // Before anything recurses into Any payloads.
+    check_any_depth(msg).map_err(ser::Error::custom)?;
     let mut empty_any = false;
     inspect(msg, &mut empty_any).map_err(ser::Error::custom)?;
     if !empty_any {

@@ -76,6 +76,31 @@ pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
             file.name()
         )));
     }
+    // prost-reflect accepts a map entry without its key or value field and
+    // then panics when asked for it (found by fuzzing).
+    let mut stack: Vec<(&prost_types::DescriptorProto, String)> = file
+        .message_type
+        .iter()
+        .map(|m| (m, m.name().to_string()))
+        .collect();
+    while let Some((message, path)) = stack.pop() {
+        let is_map_entry = message.options.as_ref().and_then(|o| o.map_entry) == Some(true);
+        if is_map_entry {
+            let has = |n: i32| message.field.iter().any(|f| f.number == Some(n));
+            if message.field.len() != 2 || !has(1) || !has(2) {
+                return Err(Error::local(format!(
+                    "{origin}: file '{}': map entry {path} must have exactly a key (1) and a value (2) field",
+                    file.name()
+                )));
+            }
+        }
+        stack.extend(
+            message
+                .nested_type
+                .iter()
+                .map(|n| (n, format!("{path}.{}", n.name()))),
+        );
+    }
     Ok(())
 }
 
@@ -173,6 +198,9 @@ pub fn add_raw_files(
     add_guarded(pool, set.encode_to_vec(), origin)
 }
 
+/// Depth-first post-order from `name`, with an explicit stack: a chain of
+/// imports can be as long as a server or a file makes it, and recursion
+/// would overflow the stack (found by fuzzing).
 fn visit(
     name: &str,
     pending: &HashMap<String, FileDescriptorProto>,
@@ -185,20 +213,32 @@ fn visit(
     if done.contains(name) {
         return Ok(());
     }
-    if !visiting.insert(name.to_string()) {
-        return Err(Error::local(format!("import cycle through '{name}'")));
-    }
-    let file = &pending[name];
-    for dep in &file.dependency {
-        if pending.contains_key(dep) {
-            visit(dep, pending, pool, done, visiting, sorted, missing)?;
-        } else if pool.get_file_by_name(dep).is_none() {
-            return Err(Error::local(missing(dep, name)));
+    // (file, index of the next import to look at)
+    let mut stack: Vec<(String, usize)> = vec![(name.to_string(), 0)];
+    visiting.insert(name.to_string());
+    while let Some((file, next)) = stack.last_mut() {
+        let deps = &pending[file.as_str()].dependency;
+        if let Some(dep) = deps.get(*next) {
+            *next += 1;
+            if done.contains(dep) {
+                continue;
+            }
+            if pending.contains_key(dep) {
+                if !visiting.insert(dep.clone()) {
+                    return Err(Error::local(format!("import cycle through '{dep}'")));
+                }
+                let dep = dep.clone();
+                stack.push((dep, 0));
+            } else if pool.get_file_by_name(dep).is_none() {
+                return Err(Error::local(missing(dep, file)));
+            }
+        } else {
+            let (file, _) = stack.pop().expect("non-empty");
+            visiting.remove(&file);
+            done.insert(file.clone());
+            sorted.push(file);
         }
     }
-    visiting.remove(name);
-    done.insert(name.to_string());
-    sorted.push(name.to_string());
     Ok(())
 }
 
@@ -221,5 +261,59 @@ fn add_guarded(pool: &mut DescriptorPool, set: Vec<u8>, origin: &str) -> Result<
         Err(_) => Err(Error::local(format!(
             "{origin}: a descriptor in it cannot be read (the descriptor library failed on it)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, deps: &[&str]) -> FileDescriptorProto {
+        FileDescriptorProto {
+            name: Some(name.into()),
+            dependency: deps.iter().map(|d| d.to_string()).collect(),
+            syntax: Some("proto3".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn long_import_chains_do_not_overflow_the_stack() {
+        let n = 20_000;
+        let files: Vec<FileDescriptorProto> = (0..n)
+            .map(|i| {
+                let deps: Vec<String> = if i + 1 < n {
+                    vec![format!("f{}.proto", i + 1)]
+                } else {
+                    vec![]
+                };
+                let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+                file(&format!("f{i}.proto"), &deps)
+            })
+            .collect();
+        let mut pool = DescriptorPool::new();
+        add_files(&mut pool, files, "test", &|d, i| format!("{i} imports {d}")).unwrap();
+        assert_eq!(pool.files().count(), n);
+    }
+
+    #[test]
+    fn cycles_and_missing_imports_are_errors() {
+        let mut pool = DescriptorPool::new();
+        let err = add_files(
+            &mut pool,
+            vec![file("a.proto", &["b.proto"]), file("b.proto", &["a.proto"])],
+            "t",
+            &|d, i| format!("{i} imports {d}"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("import cycle"), "{err}");
+        let err = add_files(
+            &mut pool,
+            vec![file("a.proto", &["nope.proto"])],
+            "t",
+            &|d, i| format!("{i} imports {d}"),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "a.proto imports nope.proto");
     }
 }

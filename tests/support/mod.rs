@@ -67,7 +67,7 @@ pub fn rpcurl_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     run_with(args, None, env)
 }
 
-/// Runs the binary with `stdin` (closed when None), killing it after 20 s so
+/// Runs the binary with `stdin` (closed when None), killing it after 60 s so
 /// that a hang fails the test instead of stalling the suite.
 pub fn rpcurl_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
     run_with(args, stdin, &[])
@@ -118,7 +118,7 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         let _ = std::io::Read::read_to_end(&mut err, &mut buf);
         buf
     });
-    let code = wait_with_deadline(&mut child, Duration::from_secs(20));
+    let code = wait_with_deadline(&mut child, Duration::from_secs(60));
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
     if code == HUNG {
