@@ -1123,27 +1123,76 @@ pub fn serialize<S: ser::Serializer>(
     marked.serialize_with_options(EmptyAnyFilter(serializer), options)
 }
 
+/// For one message type: its fields and extensions whose type can hold an
+/// `Any`, a `Duration` or a `Timestamp`; the rest are never looked at.
+struct PrintPlan {
+    fields: Vec<prost_reflect::FieldDescriptor>,
+    extensions: Vec<prost_reflect::ExtensionDescriptor>,
+}
+
+/// Plans by type, keyed by the address of the type's descriptor in its pool
+/// (stable: each entry keeps its pool alive), so a lookup hashes a number,
+/// not a name. `None`: nothing in the type needs looking at.
+type PlanCache = HashMap<
+    usize,
+    (MessageDescriptor, Option<std::rc::Rc<PrintPlan>>),
+    std::hash::BuildHasherDefault<AddressHasher>,
+>;
+
 thread_local! {
-    /// Per message type (and pool): whether [`serialize`] must look inside.
-    static PRINT_CHECKS: RefCell<HashMap<Box<str>, (MessageDescriptor, bool)>> =
-        RefCell::new(HashMap::new());
+    static PRINT_PLANS: RefCell<PlanCache> = RefCell::new(PlanCache::default());
+}
+
+/// Hashes one address (multiplied, so that its high bits vary too).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The (cached) plan for messages of this type.
+fn print_plan(desc: &MessageDescriptor) -> Option<std::rc::Rc<PrintPlan>> {
+    let key = std::ptr::from_ref(desc.descriptor_proto()) as usize;
+    let cached = PRINT_PLANS.with_borrow(|plans| {
+        plans
+            .get(&key)
+            .filter(|(known, _)| known == desc)
+            .map(|(_, plan)| plan.clone())
+    });
+    if let Some(plan) = cached {
+        return plan;
+    }
+    let reaches = |kind: Kind| match kind {
+        Kind::Message(m) => reaches_print_checked(&m, &mut HashSet::new()),
+        _ => false,
+    };
+    let plan = reaches_print_checked(desc, &mut HashSet::new()).then(|| {
+        std::rc::Rc::new(PrintPlan {
+            fields: desc.fields().filter(|f| reaches(f.kind())).collect(),
+            extensions: desc.extensions().filter(|e| reaches(e.kind())).collect(),
+        })
+    });
+    PRINT_PLANS.with_borrow_mut(|plans| plans.insert(key, (desc.clone(), plan.clone())));
+    plan
 }
 
 /// Whether messages of this type can hold an `Any`, a `Duration` or a
-/// `Timestamp` anywhere inside. Cached per type.
+/// `Timestamp` anywhere inside.
 fn needs_print_check(desc: &MessageDescriptor) -> bool {
-    PRINT_CHECKS.with(|cache| {
-        if let Some((known, answer)) = cache.borrow().get(desc.full_name())
-            && known == desc
-        {
-            return *answer;
-        }
-        let answer = reaches_print_checked(desc, &mut HashSet::new());
-        cache
-            .borrow_mut()
-            .insert(desc.full_name().into(), (desc.clone(), answer));
-        answer
-    })
+    matches!(desc.full_name(), ANY | DURATION | TIMESTAMP) || print_plan(desc).is_some()
 }
 
 fn reaches_print_checked(desc: &MessageDescriptor, seen: &mut HashSet<String>) -> bool {
@@ -1247,19 +1296,18 @@ fn inspect(msg: &DynamicMessage, empty_any: &mut bool) -> std::result::Result<()
             })
         }
         _ => {
-            for (field, value) in msg.fields() {
-                if let Kind::Message(m) = field.kind()
-                    && needs_print_check(&m)
-                {
-                    inspect_value(value, empty_any)
+            let Some(plan) = print_plan(&desc) else {
+                return Ok(());
+            };
+            for field in &plan.fields {
+                if msg.has_field(field) {
+                    inspect_value(&msg.get_field(field), empty_any)
                         .map_err(|i| i.within(Step::Key(field.json_name().to_string())))?;
                 }
             }
-            for (ext, value) in msg.extensions() {
-                if let Kind::Message(m) = ext.kind()
-                    && needs_print_check(&m)
-                {
-                    inspect_value(value, empty_any)
+            for ext in &plan.extensions {
+                if msg.has_extension(ext) {
+                    inspect_value(&msg.get_extension(ext), empty_any)
                         .map_err(|i| i.within(Step::Key(ext.json_name().to_string())))?;
                 }
             }
@@ -1317,19 +1365,18 @@ fn edit_anys(msg: &mut DynamicMessage, edit: fn(&mut DynamicMessage) -> bool) ->
         }
         return false;
     }
+    let Some(plan) = print_plan(&desc) else {
+        return false;
+    };
     let mut changed = false;
-    for (field, value) in msg.fields_mut() {
-        if let Kind::Message(m) = field.kind()
-            && needs_print_check(&m)
-        {
-            changed |= edit_anys_in(value, edit);
+    for field in &plan.fields {
+        if msg.has_field(field) {
+            changed |= edit_anys_in(msg.get_field_mut(field), edit);
         }
     }
-    for (ext, value) in msg.extensions_mut() {
-        if let Kind::Message(m) = ext.kind()
-            && needs_print_check(&m)
-        {
-            changed |= edit_anys_in(value, edit);
+    for ext in &plan.extensions {
+        if msg.has_extension(ext) {
+            changed |= edit_anys_in(msg.get_extension_mut(ext), edit);
         }
     }
     changed
