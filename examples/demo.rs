@@ -12,7 +12,14 @@ use clap::Parser as _;
 fn main() {
     let server = server::TestServer::start(server::ReflectionMode::Both);
     let base = server.url();
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/test.binpb");
+    // Shown relative when run from the repository, as a user would type it.
+    let from_repo = std::env::current_dir()
+        .is_ok_and(|d| d == std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let schema = if from_repo {
+        "descriptors/test.binpb"
+    } else {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/test.binpb")
+    };
     let steps: Vec<(&str, Vec<String>)> = vec![
         (
             "List the methods, through server reflection",
