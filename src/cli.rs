@@ -396,6 +396,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         proto_out_dir: Option<String>,
     },
+    /// Serve every service of the schema (--schema files, .proto sources, or
+    /// an UPSTREAM server's reflection) over gRPC, gRPC-Web and Connect on
+    /// HTTP/1.1 and HTTP/2, with reflection and health checks. Methods echo
+    /// the request when the types match, else answer with a generated
+    /// response, unless --responses says otherwise. Each request is logged
+    /// to stderr as one JSON line.
+    Serve(ServeArgs),
+    /// Start `rpcurl serve` in this process on a free loopback port, with
+    /// the test schema built in, and make real calls to it, printing each
+    /// as the command line it stands for.
+    Demo,
     /// Convert JSON (or text format, with --format text) on stdin to binary
     /// protobuf on stdout.
     Encode {
@@ -414,6 +425,37 @@ pub enum Command {
         #[arg(long)]
         delimited: bool,
     },
+}
+
+/// Options of `rpcurl serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Server whose schema to serve, read through its reflection (with
+    /// --schema as well, both are served).
+    #[arg(value_name = "UPSTREAM", num_args = 0..=1)]
+    pub args: Vec<String>,
+    /// Where to listen: HOST:PORT, :PORT (every interface), PORT (loopback)
+    /// or unix:PATH. Port 0 picks a free port; the first line on stderr
+    /// tells which.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:50051")]
+    pub listen: String,
+    /// JSON file of answers by method name: response, responses (+ repeat),
+    /// error (code, message, details), delay, interval, stream (each |
+    /// summary), headers, trailers. See docs/serve.md.
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
+    /// Require client certificates issued by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<String>,
+    /// Do not log requests (the listening line is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Message formats for encode/decode and for calls (--format).

@@ -277,6 +277,12 @@ impl Symbol {
     }
 }
 
+/// The file that defines `symbol` (any kind, members included), as server
+/// reflection's `file_containing_symbol` looks it up.
+pub(crate) fn file_of_symbol(pool: &DescriptorPool, symbol: &str) -> Option<FileDescriptor> {
+    find_symbol(pool, symbol).ok().map(|found| found.file())
+}
+
 fn find_symbol(pool: &DescriptorPool, symbol: &str) -> Result<Symbol, Error> {
     let trimmed = symbol.trim();
     if let Some(file) = pool.get_file_by_name(trimmed) {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod call;
 pub mod cli;
+pub mod demo;
 pub mod describe;
 pub mod error;
 pub mod formats;
@@ -16,6 +17,7 @@ pub mod jsonschema;
 pub mod output;
 pub mod protocol;
 pub mod schema;
+pub mod serve;
 pub mod status;
 pub mod target;
 pub mod template;
@@ -34,6 +36,10 @@ pub const USER_AGENT: &str = concat!("rpcurl/", env!("CARGO_PKG_VERSION"));
 /// Runs one invocation and returns the process exit code. Errors are printed
 /// here (RPC statuses are printed by the call, with their details).
 pub fn run(cli: Cli) -> u8 {
+    if let Some(cli::Command::Demo) = cli.command {
+        // The demo runs a server and the client side by side.
+        return demo::run();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

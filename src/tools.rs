@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use crate::app::{self, Session};
-use crate::cli::{Cli, Command, Format};
+use crate::cli::{Cli, Command, Format, ServeArgs};
 use crate::error::{Error, Result};
 use crate::formats;
 use crate::output::Printer;
@@ -41,6 +41,7 @@ pub async fn run(cli: &Cli, command: Command) -> Result<()> {
             }
             printer.flush()
         }
+        Command::Serve(args) => serve(cli, args).await,
         Command::Encode { message, delimited } => encode(cli, &message, delimited).await,
         Command::Decode { message, delimited } => decode(cli, &message, delimited).await,
         other => schema_tool(cli, other).await,
@@ -119,6 +120,42 @@ async fn message_or_method(schema: &mut Schema, name: &str) -> Result<MessageDes
     Err(Error::local(format!(
         "'{name}' is not a message or a method"
     )))
+}
+
+/// `rpcurl serve`: the schema from files and/or an upstream's reflection,
+/// read once before listening.
+async fn serve(cli: &Cli, args: ServeArgs) -> Result<()> {
+    let server = match args.args.first() {
+        Some(upstream) => target::parse(std::slice::from_ref(upstream), cli.plaintext)?.server,
+        None => None,
+    };
+    if server.is_none() && cli.schema.is_empty() {
+        return Err(Error::usage(
+            "serve needs a schema: --schema FILE (a descriptor set or .proto sources), \
+             or an UPSTREAM server to read it from through reflection",
+        ));
+    }
+    let pool = {
+        let mut session = Session::open(cli, server, false).await?;
+        session.schema.full_pool().await?
+    };
+    crate::serve::run(
+        pool,
+        crate::serve::ServeOptions {
+            listen: args.listen,
+            responses: args.responses,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
+            tls_client_ca: args.tls_client_ca,
+            quiet: args.quiet,
+            unredacted: cli.unredacted,
+            max_request: cli
+                .max_msg_size
+                .unwrap_or(crate::protocol::DEFAULT_MAX_RECEIVE),
+            allow_unknown_fields: cli.allow_unknown_fields,
+        },
+    )
+    .await
 }
 
 async fn encode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
@@ -310,8 +347,10 @@ async fn schema_tool(cli: &Cli, command: Command) -> Result<()> {
             Ok(())
         }
         // Dispatched by `run` before this match; kept total for the compiler.
-        Command::List { .. } | Command::Encode { .. } | Command::Decode { .. } => {
-            Box::pin(run(cli, command)).await
-        }
+        Command::List { .. }
+        | Command::Encode { .. }
+        | Command::Decode { .. }
+        | Command::Serve(_)
+        | Command::Demo => Box::pin(run(cli, command)).await,
     }
 }

@@ -47,6 +47,14 @@ const SETS: &[Set] = &[
         imports: false,
         source_info: false,
     },
+    // Built into `rpcurl serve`: grpc.health.v1.
+    Set {
+        out: "health.binpb",
+        include: "serve",
+        files: &["grpc/health/v1/health.proto"],
+        imports: false,
+        source_info: true,
+    },
 ];
 
 fn build(set: &Set) -> Vec<u8> {

@@ -5,6 +5,7 @@ pub mod certs;
 pub mod node;
 pub mod python;
 pub mod raw;
+pub mod serve;
 pub mod server;
 
 use std::io::Write;
@@ -74,7 +75,6 @@ pub fn rpcurl_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
 }
 
 fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
-    let start = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_rpcurl"));
     for name in [
         "HTTPS_PROXY",
@@ -88,8 +88,19 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
+    command.args(args);
+    run_command(command, stdin)
+}
+
+/// Runs any program as [`rpcurl_stdin`] runs the binary: output captured,
+/// killed after 60 s.
+pub fn run_command(mut command: Command, stdin: Option<&[u8]>) -> Run {
+    let start = Instant::now();
+    let args: Vec<String> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let mut child = command
-        .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -98,7 +109,7 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn rpcurl");
+        .expect("spawn the program");
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("stdin");
         let input = input.to_vec();
@@ -123,7 +134,7 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let stderr = err_thread.join().unwrap_or_default();
     if code == HUNG {
         panic!(
-            "rpcurl hung; args {args:?}; stderr: {}",
+            "the program hung; args {args:?}; stderr: {}",
             String::from_utf8_lossy(&stderr)
         );
     }

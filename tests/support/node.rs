@@ -13,7 +13,7 @@ fn dir() -> PathBuf {
 
 static SETUP: Mutex<bool> = Mutex::new(false);
 
-fn ensure_packages() {
+pub fn ensure_packages() {
     let mut done = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     if *done {
         return;
@@ -70,4 +70,17 @@ impl Drop for NodeServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// buf's native binary, installed from npm (`@bufbuild/buf`) beside the
+/// connect-node packages.
+pub fn buf() -> PathBuf {
+    ensure_packages();
+    let path = dir().join("node_modules/@bufbuild/buf-linux-x64/bin/buf");
+    assert!(
+        path.exists(),
+        "npm did not install buf at {}",
+        path.display()
+    );
+    path
 }

