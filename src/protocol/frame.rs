@@ -95,6 +95,14 @@ impl Decoder {
         self.buf.extend_from_slice(data);
     }
 
+    /// Whether a whole envelope is waiting (the next read needs no I/O).
+    pub fn has_whole(&self) -> bool {
+        self.buf.len() >= 5
+            && self.buf.len()
+                >= 5 + u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                    as usize
+    }
+
     pub fn has_partial(&self) -> bool {
         !self.buf.is_empty()
     }

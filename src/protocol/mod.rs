@@ -211,6 +211,12 @@ impl Reader {
         self.trailers.as_ref()
     }
 
+    /// Whether the next [`Reader::message`] is already here: the caller
+    /// may hold its output buffered until it is not.
+    pub fn ready(&self) -> bool {
+        self.end.is_some() || self.decoder.has_whole()
+    }
+
     /// The next response message's payload; `Ok(None)` when the call ended
     /// with OK, `Err` with the status otherwise.
     pub async fn message(&mut self) -> Result<Option<Bytes>, Status> {
