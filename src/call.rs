@@ -145,7 +145,7 @@ fn frame_request(
         if let Ok(v) = json::to_value(message, &Default::default()) {
             options.trace.line(">", format!("message {index}: {v}"));
         }
-    } else {
+    } else if options.trace.enabled() {
         options
             .trace
             .line(">", format!("message {index} ({len} bytes)"));

@@ -289,13 +289,21 @@ pub fn to_message(
     let mut empty_anys = 0;
     prepare_message(&mut value, desc, None, &mut empty_anys)
         .map_err(|twice| twice.describe(what))?;
-    let mut track = serde_path_to_error::Track::new();
-    let deserializer = serde_path_to_error::Deserializer::new(value, &mut track);
-    let mut msg = DynamicMessage::deserialize_with_options(desc.clone(), deserializer, options)
-        .map_err(|err| {
-            let path = track.path();
-            describe_error(desc, &path, &err.to_string(), what)
-        })?;
+    // Tracking the path costs as much as the conversion itself, and only an
+    // error needs it: convert without it, and again with it on failure.
+    let mut msg = match DynamicMessage::deserialize_with_options(desc.clone(), &value, options) {
+        Ok(msg) => msg,
+        Err(_) => {
+            let mut track = serde_path_to_error::Track::new();
+            let deserializer = serde_path_to_error::Deserializer::new(value, &mut track);
+            DynamicMessage::deserialize_with_options(desc.clone(), deserializer, options).map_err(
+                |err| {
+                    let path = track.path();
+                    describe_error(desc, &path, &err.to_string(), what)
+                },
+            )?
+        }
+    };
     if empty_anys > 0 {
         edit_anys(&mut msg, clear_empty_any_mark);
     }

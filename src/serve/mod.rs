@@ -141,7 +141,15 @@ where
     let peer: Arc<str> = peer.into();
     let service =
         hyper::service::service_fn(move |request| handle(shared.clone(), peer.clone(), request));
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // h2 closes connections ("too_many_data_frames") when small DATA frames
+    // are buffered beyond a budget of half the connection window; clients
+    // that stream many small messages send exactly those. With the stream
+    // window at its default (64 KiB), an 8 MiB connection window keeps the
+    // budget above what one stream can buffer even with 5-byte frames.
+    builder
+        .http2()
+        .initial_connection_window_size(8 * 1024 * 1024);
     // A client that goes away mid-call is normal for a server: nothing to
     // report.
     let _ = builder.serve_connection(TokioIo::new(io), service).await;
