@@ -12,6 +12,12 @@ use serde_json::json;
 use support::serve::Serve;
 use support::{ReflectionMode, TestServer, descriptors, rpcurl, run_command, test_schema};
 
+/// Fails showing the whole text when `wanted` is not in it.
+#[track_caller]
+fn contains(text: &str, wanted: &str) {
+    assert!(text.contains(wanted), "expected {wanted:?} in:\n{text}");
+}
+
 fn responses() -> String {
     format!(
         "{}/tests/fixtures/serve-responses.json",
@@ -100,11 +106,7 @@ fn rpcurl_calls_every_kind_over_every_protocol() {
         // An error with its code.
         let r = run(&[&method(&server, "Fail")]);
         assert_eq!(r.code, 69, "{flags:?}: {}", r.stderr);
-        assert!(
-            r.stderr.contains("not_found: no such thing"),
-            "{}",
-            r.stderr
-        );
+        contains(&r.stderr, "not_found: no such thing");
         // A server stream: the responses twice, then the error and its
         // details; the headers and trailers of the file.
         let r = run(&["-i", "--compact", &method(&server, "Count")]);
@@ -115,22 +117,10 @@ fn rpcurl_calls_every_kind_over_every_protocol() {
             .map(|m| m["text"].as_str().unwrap_or_default().to_string())
             .collect();
         assert_eq!(texts, ["a", "b", "a", "b"], "{flags:?}");
-        assert!(
-            r.stderr.contains("resource_exhausted: quota used up"),
-            "{}",
-            r.stderr
-        );
-        assert!(r.stderr.contains("QUOTA"), "{flags:?}: {}", r.stderr);
-        assert!(
-            r.stderr.contains("< x-served-by: rpcurl"),
-            "{flags:?}: {}",
-            r.stderr
-        );
-        assert!(
-            r.stderr.contains("x-trailer: t2"),
-            "{flags:?}: {}",
-            r.stderr
-        );
+        contains(&r.stderr, "resource_exhausted: quota used up");
+        contains(&r.stderr, "QUOTA");
+        contains(&r.stderr, "< x-served-by: rpcurl");
+        contains(&r.stderr, "x-trailer: t2");
         if !h2 {
             continue;
         }
@@ -318,11 +308,7 @@ fn grpcurl_calls_through_reflection() {
         "rpcurl.test.v1.TestService.Echo",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("rpc Echo ( .rpcurl.test.v1.Everything )"),
-        "{}",
-        r.stdout
-    );
+    contains(&r.stdout, "rpc Echo ( .rpcurl.test.v1.Everything )");
 
     let r = grpcurl(&[
         "-plaintext",
@@ -345,8 +331,8 @@ fn grpcurl_calls_through_reflection() {
     ]);
     assert_eq!(r.code, 72, "{}", r.stderr); // grpcurl: 64 + code, as rpcurl
     assert_eq!(r.stdout.matches("\"text\"").count(), 4, "{}", r.stdout);
-    assert!(r.stderr.contains("ResourceExhausted"), "{}", r.stderr);
-    assert!(r.stderr.contains("QUOTA"), "{}", r.stderr);
+    contains(&r.stderr, "ResourceExhausted");
+    contains(&r.stderr, "QUOTA");
 
     let r = grpcurl(&[
         "-plaintext",
@@ -356,11 +342,11 @@ fn grpcurl_calls_through_reflection() {
         "rpcurl.test.v1.TestService/Sum",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("\"total\": \"6\""), "{}", r.stdout);
+    contains(&r.stdout, "\"total\": \"6\"");
 
     let r = grpcurl(&["-plaintext", &addr, "grpc.health.v1.Health/Check"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("SERVING"), "{}", r.stdout);
+    contains(&r.stdout, "SERVING");
     let r = grpcurl(&[
         "-plaintext",
         "-d",
@@ -382,11 +368,7 @@ fn buf_curl_calls_over_all_three_protocols() {
     let server = served();
     let r = buf(&["--http2-prior-knowledge", "--list-methods", &server.url]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("rpcurl.test.v1.TestService/Chat"),
-        "{}",
-        r.stdout
-    );
+    contains(&r.stdout, "rpcurl.test.v1.TestService/Chat");
     for protocol in ["grpc", "grpcweb", "connect"] {
         let r = buf(&[
             "--protocol",
@@ -414,11 +396,7 @@ fn buf_curl_calls_over_all_three_protocols() {
             "{protocol}: {}",
             r.stdout
         );
-        assert!(
-            r.stderr.contains("resource_exhausted"),
-            "{protocol}: {}",
-            r.stderr
-        );
+        contains(&r.stderr, "resource_exhausted");
 
         let r = buf(&[
             "--protocol",
@@ -448,7 +426,7 @@ fn buf_curl_calls_over_all_three_protocols() {
                 &method(&server, "Echo"),
             ]);
             assert_eq!(r.code, 0, "{protocol}: {}", r.stderr);
-            assert!(r.stdout.contains("\"h1\""), "{}", r.stdout);
+            contains(&r.stdout, "\"h1\"");
         }
     }
 }
@@ -528,11 +506,7 @@ fn mirrors_the_schema_of_another_server() {
     let mirror = Serve::start(&[&upstream.url()]);
     let r = rpcurl(&[&mirror.url, "--list-methods"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("rpcurl.test.v1.TestService/Wrap"),
-        "{}",
-        r.stdout
-    );
+    contains(&r.stdout, "rpcurl.test.v1.TestService/Wrap");
     let r = rpcurl(&["-d", r#"{"fString": "mirrored"}"#, &method(&mirror, "Echo")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json(), json!({"fString": "mirrored"}));
@@ -584,10 +558,9 @@ fn other_http_requests_get_a_clear_answer() {
         &format!("{}/rpcurl.test.v1.TestService/Ech", server.url),
     ]);
     assert_eq!(r.code, 76, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("unknown method 'rpcurl.test.v1.TestService/Ech' (did you mean 'rpcurl.test.v1.TestService/Echo'?)"),
-        "{}",
-        r.stderr
+    contains(
+        &r.stderr,
+        "unknown method 'rpcurl.test.v1.TestService/Ech' (did you mean 'rpcurl.test.v1.TestService/Echo'?)",
     );
 }
 
@@ -595,7 +568,7 @@ fn other_http_requests_get_a_clear_answer() {
 fn refuses_to_start_with_bad_settings() {
     let r = rpcurl(&["serve"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("serve needs a schema"), "{}", r.stderr);
+    contains(&r.stderr, "serve needs a schema");
 
     let dir = std::env::temp_dir().join(format!("rpcurl-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -629,7 +602,7 @@ fn refuses_to_start_with_bad_settings() {
         let r = rpcurl(&["serve", "--schema", &test_schema(), "--responses", file]);
         assert_eq!(r.code, 1, "{file}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-        assert!(r.stderr.contains(expected), "{file}: {}", r.stderr);
+        contains(&r.stderr, expected);
     }
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -642,31 +615,19 @@ fn refuses_to_start_with_bad_settings() {
         &format!("127.0.0.1:{port}"),
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot listen"), "{}", r.stderr);
+    contains(&r.stderr, "cannot listen");
 
     let r = rpcurl(&["serve", "--schema", &test_schema(), "--tls-cert", "x.pem"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("--tls-key"), "{}", r.stderr);
+    contains(&r.stderr, "--tls-key");
 }
 
 #[test]
 fn demo_runs_end_to_end() {
     let r = rpcurl(&["demo"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("\"status\": \"SERVING\""), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("{\"index\":3,\"text\":\"tick\"}"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("Every step ended as expected"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stderr.contains("invalid_argument: name is required"),
-        "{}",
-        r.stderr
-    );
+    contains(&r.stdout, "\"status\": \"SERVING\"");
+    contains(&r.stdout, "{\"index\":3,\"text\":\"tick\"}");
+    contains(&r.stdout, "Every step ended as expected");
+    contains(&r.stderr, "invalid_argument: name is required");
 }

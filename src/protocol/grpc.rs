@@ -106,13 +106,13 @@ pub fn status_from(headers: &HeaderMap) -> Option<Status> {
 
 /// google.rpc.Status as it travels in grpc-status-details-bin.
 #[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
+pub struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
     #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
+    pub details: Vec<prost_types::Any>,
 }
 
 fn decode_details(value: &[u8]) -> Option<RpcStatus> {

@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 
 use crate::protocol::Codec;
 use crate::protocol::frame::{self, Decoder};
-use crate::protocol::grpc::TextDecoder;
+use crate::protocol::grpc::{RpcStatus, TextDecoder};
 use crate::status::{Code, Status};
 
 const GRPC_WEB_TRAILER: u8 = 0x80;
@@ -237,17 +237,6 @@ const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}')
     .add(0x7f);
-
-/// google.rpc.Status as it travels in grpc-status-details-bin.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
 
 /// Connect's JSON error: code name, message, details with unpadded base64.
 pub fn connect_error(status: &Status) -> serde_json::Value {
