@@ -432,8 +432,8 @@ pub enum Command {
 pub struct ServeArgs {
     /// Server whose schema to serve, read through its reflection (with
     /// --schema as well, both are served).
-    #[arg(value_name = "UPSTREAM", num_args = 0..=1)]
-    pub args: Vec<String>,
+    #[arg(value_name = "UPSTREAM")]
+    pub upstream: Option<String>,
     /// Where to listen: HOST:PORT, :PORT (every interface), PORT (loopback)
     /// or unix:PATH. Port 0 picks a free port; the first line on stderr
     /// tells which.

@@ -125,7 +125,7 @@ async fn message_or_method(schema: &mut Schema, name: &str) -> Result<MessageDes
 /// `rpcurl serve`: the schema from files and/or an upstream's reflection,
 /// read once before listening.
 async fn serve(cli: &Cli, args: ServeArgs) -> Result<()> {
-    let server = match args.args.first() {
+    let server = match &args.upstream {
         Some(upstream) => target::parse(std::slice::from_ref(upstream), cli.plaintext)?.server,
         None => None,
     };

@@ -510,6 +510,17 @@ fn mirrors_the_schema_of_another_server() {
     let r = rpcurl(&["-d", r#"{"fString": "mirrored"}"#, &method(&mirror, "Echo")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json(), json!({"fString": "mirrored"}));
+
+    // An upstream whose reflection needs a header gets it from
+    // --reflect-header; without it, serve does not start.
+    let guarded = TestServer::start(ReflectionMode::RequireHeader);
+    let r = rpcurl(&["serve", "--listen", "127.0.0.1:0", &guarded.url()]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let mirror = Serve::start(&["--reflect-header", "x-reflect: yes", &guarded.url()]);
+    let r = rpcurl(&[&mirror.url, "--list-services"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    contains(&r.stdout, "rpcurl.test.v1.TestService");
 }
 
 #[test]
