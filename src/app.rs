@@ -245,6 +245,12 @@ async fn call(cli: &Cli) -> Result<()> {
     let mut session = Session::open(cli, target.server.clone(), data_from_stdin).await?;
     let ser_options = serialize_options(cli);
     let mut printer = Printer::new(output(cli)?, ser_options.clone(), cli.compact);
+    if !cli.emit_defaults {
+        printer.allow_direct(crate::transcode::Options {
+            proto_names: cli.proto_names,
+            enum_numbers: cli.enum_numbers,
+        });
+    }
 
     if listing {
         let names = if cli.list_services {

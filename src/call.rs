@@ -261,6 +261,8 @@ pub async fn run(
     let mut headers_shown = false;
     let mut input_open = true;
     let mut count = 0usize;
+    // Plain messages in JSON can be printed without decoding them first.
+    let direct = options.format == Format::Json && codec == Codec::Proto && !trace.bodies();
     let outcome = loop {
         let next = tokio::select! {
             biased;
@@ -283,6 +285,15 @@ pub async fn run(
             Ok(Some(payload)) => {
                 count += 1;
                 let size = payload.len();
+                if direct && printer.wire_message(&output_desc, &payload)? {
+                    if trace.enabled() {
+                        trace.line("<", format!("message {count} ({size} bytes)"));
+                    }
+                    if !reader.ready() {
+                        printer.flush()?;
+                    }
+                    continue;
+                }
                 let mut message = decode_payload(&output_desc, payload.clone(), codec, count)?;
                 let mut fallback = false;
                 if may_hold_any {

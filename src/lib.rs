@@ -23,6 +23,7 @@ pub mod target;
 pub mod template;
 pub mod tools;
 pub mod trace;
+pub mod transcode;
 pub mod transport;
 
 use std::io::Write;

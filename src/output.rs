@@ -3,7 +3,7 @@
 
 use std::io::{BufWriter, Write};
 
-use prost_reflect::{DynamicMessage, ReflectMessage, SerializeOptions};
+use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions};
 use serde::Serialize as _;
 use serde_json::ser::{CompactFormatter, PrettyFormatter};
 
@@ -11,11 +11,16 @@ use crate::error::{Error, Result};
 use crate::json;
 use crate::schema::Schema;
 use crate::status::Status;
+use crate::transcode;
 
 pub struct Printer {
     out: BufWriter<Box<dyn Write + Send>>,
     pub options: SerializeOptions,
     compact: bool,
+    /// Set when messages may be printed straight from the wire
+    /// (`transcode`), with the options that path needs.
+    direct: Option<transcode::Options>,
+    scratch: Vec<u8>,
 }
 
 impl Printer {
@@ -24,7 +29,40 @@ impl Printer {
             out: BufWriter::with_capacity(64 * 1024, out),
             options,
             compact,
+            direct: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Lets [`Printer::wire_message`] print plain messages without decoding
+    /// them first (not with --emit-defaults, which that path leaves out).
+    pub fn allow_direct(&mut self, options: transcode::Options) {
+        self.direct = Some(options);
+    }
+
+    /// Prints the message in `bytes` straight from the wire when its type
+    /// and content allow (see `transcode`); false when the caller must
+    /// decode it and use [`Printer::message`].
+    pub fn wire_message(&mut self, desc: &MessageDescriptor, bytes: &[u8]) -> Result<bool> {
+        let Some(options) = self.direct else {
+            return Ok(false);
+        };
+        if !transcode::eligible(desc) {
+            return Ok(false);
+        }
+        // Into a scratch buffer: a message the direct path declines half way
+        // must leave nothing behind.
+        self.scratch.clear();
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut self.scratch, Formatter::new(self.compact));
+        if transcode::serialize(desc, bytes, options, &mut ser).is_err() {
+            return Ok(false);
+        }
+        self.scratch.push(b'\n');
+        self.out
+            .write_all(&self.scratch)
+            .map_err(|e| Error::from_output(e, "the response"))?;
+        Ok(true)
     }
 
     /// Writes one message; `fallback` is true when it may hold `Any` values
