@@ -281,7 +281,11 @@ async fn call(cli: &Cli) -> Result<()> {
         },
     };
     let de_options = DeserializeOptions::new().deny_unknown_fields(!cli.allow_unknown_fields);
-    let mut requests = formats::read_requests(data, method.input(), de_options, cli.call_format());
+    // JSON may be encoded straight to protobuf when it goes out as such and
+    // no trace shows it.
+    let direct = session.wire.codec == crate::protocol::Codec::Proto && !session.trace.bodies();
+    let mut requests =
+        formats::read_requests(data, method.input(), de_options, cli.call_format(), direct);
     let first = call::single_request(&method, &mut requests).await?;
 
     if cli.http_method == HttpMethod::Get {

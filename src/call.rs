@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::formats;
-use crate::input::{self, Requests};
+use crate::input::{self, Request, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::Printer;
 use crate::protocol::{Codec, Kind, Wire};
@@ -127,12 +127,21 @@ fn decode_payload(
 
 /// Frames one request, refusing it locally when it exceeds --max-msg-size.
 fn frame_request(
-    message: &DynamicMessage,
+    request: Request,
+    desc: &MessageDescriptor,
     index: usize,
     options: &CallOptions,
     streams: (bool, bool),
 ) -> Result<bytes::Bytes> {
-    let payload = encode_payload(message, options.wire.codec)?;
+    let (payload, message) = match (request, options.wire.codec) {
+        (Request::Encoded(bytes), Codec::Proto) if !options.trace.bodies() => {
+            (bytes.to_vec(), None)
+        }
+        (request, codec) => {
+            let message = request.into_message(desc)?;
+            (encode_payload(&message, codec)?, Some(message))
+        }
+    };
     let len = payload.len();
     if let Some(max) = options.max_send
         && len > max
@@ -141,7 +150,9 @@ fn frame_request(
             "request {index} is {len} bytes, more than --max-msg-size {max}"
         )));
     }
-    if options.trace.bodies() {
+    if options.trace.bodies()
+        && let Some(message) = &message
+    {
         if let Ok(v) = json::to_value(message, &Default::default()) {
             options.trace.line(">", format!("message {index}: {v}"));
         }
@@ -204,9 +215,16 @@ pub async fn run(
     trace.headers(">", &headers);
 
     let (input_error_tx, mut input_error) = oneshot::channel::<Error>();
+    let input_desc = method.input();
     let body = match first {
         Some(_) if get_payload.is_some() => RequestBody::Whole(None),
-        Some(message) => RequestBody::Whole(Some(frame_request(&message, 1, &options, streams)?)),
+        Some(message) => RequestBody::Whole(Some(frame_request(
+            Request::Message(message),
+            &input_desc,
+            1,
+            &options,
+            streams,
+        )?)),
         None => {
             let (sender, body) = fed_body();
             let wire = options.wire.clone();
@@ -228,7 +246,8 @@ pub async fn run(
                 let mut index = 0;
                 while let Some(item) = requests.next().await {
                     index += 1;
-                    match item.and_then(|m| frame_request(&m, index, &options, streams)) {
+                    match item.and_then(|r| frame_request(r, &input_desc, index, &options, streams))
+                    {
                         Ok(frame) => {
                             if !sender.send(frame).await {
                                 return;

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::Format;
 use crate::error::{Error, Result};
-use crate::input::{self, DataSource, Requests};
+use crate::input::{self, DataSource, Request, Requests};
 
 /// Separates text-format messages in a stream.
 pub const RECORD_SEPARATOR: u8 = 0x1e;
@@ -26,15 +26,16 @@ pub fn read_requests(
     desc: MessageDescriptor,
     options: DeserializeOptions,
     format: Format,
+    direct: bool,
 ) -> Requests {
     match (format, source) {
-        (Format::Json, source) => input::read(source, desc, options),
+        (Format::Json, source) => input::read(source, desc, options, direct),
         (_, DataSource::None) => Requests::Ready(VecDeque::new()),
         (format, DataSource::Literal(text)) => {
             let mut queue = VecDeque::new();
             parse(format, text.as_bytes(), &desc, "-d", &mut |item| {
                 let stop = item.is_err();
-                queue.push_back(item);
+                queue.push_back(item.map(Request::Message));
                 !stop
             });
             Requests::Ready(queue)
@@ -45,7 +46,7 @@ pub fn read_requests(
                 let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
                 parse(format, reader, &desc, &label, &mut |item| {
                     let stop = item.is_err();
-                    tx.blocking_send(item).is_ok() && !stop
+                    tx.blocking_send(item.map(Request::Message)).is_ok() && !stop
                 });
             });
             Requests::Streaming(rx)

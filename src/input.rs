@@ -26,14 +26,36 @@ impl DataSource {
     }
 }
 
+/// One request message: converted to a message, or (plain JSON, see
+/// `transcode`) straight to its binary form.
+pub enum Request {
+    Message(DynamicMessage),
+    Encoded(bytes::Bytes),
+}
+
+impl Request {
+    /// The message itself, decoding one that was encoded directly.
+    pub fn into_message(self, desc: &MessageDescriptor) -> Result<DynamicMessage> {
+        match self {
+            Request::Message(message) => Ok(message),
+            Request::Encoded(bytes) => DynamicMessage::decode(desc.clone(), bytes).map_err(|e| {
+                Error::local(format!(
+                    "a request does not decode as {}: {e}",
+                    desc.full_name()
+                ))
+            }),
+        }
+    }
+}
+
 /// Parsed request messages, in order; an error ends the stream.
 pub enum Requests {
-    Ready(VecDeque<Result<DynamicMessage>>),
-    Streaming(mpsc::Receiver<Result<DynamicMessage>>),
+    Ready(VecDeque<Result<Request>>),
+    Streaming(mpsc::Receiver<Result<Request>>),
 }
 
 impl Requests {
-    pub async fn next(&mut self) -> Option<Result<DynamicMessage>> {
+    pub async fn next(&mut self) -> Option<Result<Request>> {
         match self {
             Requests::Ready(queue) => queue.pop_front(),
             Requests::Streaming(rx) => rx.recv().await,
@@ -44,23 +66,38 @@ impl Requests {
 /// Starts reading `source` as messages of type `desc`. Literals are parsed
 /// at once; files and stdin on a thread of their own, so that a slow or
 /// interactive stdin never blocks the connection.
-pub fn read(source: DataSource, desc: MessageDescriptor, options: DeserializeOptions) -> Requests {
+/// With `direct`, plain messages are encoded straight from JSON (the caller
+/// sends protobuf and does not show request bodies).
+pub fn read(
+    source: DataSource,
+    desc: MessageDescriptor,
+    options: DeserializeOptions,
+    direct: bool,
+) -> Requests {
+    let direct = direct && crate::transcode::eligible(&desc);
     match source {
         DataSource::None => Requests::Ready(VecDeque::new()),
         DataSource::Literal(text) => {
             let mut queue = VecDeque::new();
-            parse_stream(text.as_bytes(), &desc, &options, "-d", &mut |item| {
-                let stop = item.is_err();
-                queue.push_back(item);
-                !stop
-            });
+            parse_stream(
+                text.as_bytes(),
+                &desc,
+                &options,
+                direct,
+                "-d",
+                &mut |item| {
+                    let stop = item.is_err();
+                    queue.push_back(item);
+                    !stop
+                },
+            );
             Requests::Ready(queue)
         }
         DataSource::Reader(reader, label) => {
             let (tx, rx) = mpsc::channel(64);
             std::thread::spawn(move || {
                 let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
-                parse_stream(reader, &desc, &options, &label, &mut |item| {
+                parse_stream(reader, &desc, &options, direct, &label, &mut |item| {
                     let stop = item.is_err();
                     tx.blocking_send(item).is_ok() && !stop
                 });
@@ -77,15 +114,24 @@ fn parse_stream<R: Read>(
     reader: R,
     desc: &MessageDescriptor,
     options: &DeserializeOptions,
+    direct: bool,
     label: &str,
-    emit: &mut dyn FnMut(Result<DynamicMessage>) -> bool,
+    emit: &mut dyn FnMut(Result<Request>) -> bool,
 ) {
     for (index, value) in json::read_values(reader).enumerate() {
-        let what = format!("request {} (from {label})", index + 1);
+        let what = || format!("request {} (from {label})", index + 1);
         let item = match value {
-            Ok(value) => json::to_message(value, desc, options, &what),
+            Ok(value) => {
+                let encoded = (direct && !value.has_repeated_key())
+                    .then(|| crate::transcode::encode(desc, value.value()).ok())
+                    .flatten();
+                match encoded {
+                    Some(bytes) => Ok(Request::Encoded(bytes.into())),
+                    None => json::to_message(value, desc, options, &what()).map(Request::Message),
+                }
+            }
             Err(e) if e.is_io() => Err(Error::local(format!("cannot read {label}: {e}"))),
-            Err(e) => Err(Error::local(format!("{what}: malformed JSON: {e}"))),
+            Err(e) => Err(Error::local(format!("{}: malformed JSON: {e}", what()))),
         };
         if !emit(item) {
             return;
@@ -101,7 +147,7 @@ pub async fn single(
     method: &str,
 ) -> Result<DynamicMessage> {
     let first = match requests.next().await {
-        Some(item) => item?,
+        Some(item) => item?.into_message(desc)?,
         None => DynamicMessage::new(desc.clone()),
     };
     match requests.next().await {

@@ -81,6 +81,11 @@ impl Parsed {
     pub fn value(&self) -> &Json {
         &self.value
     }
+
+    /// Whether an object in it names a key twice ([`to_message`] says where).
+    pub fn has_repeated_key(&self) -> bool {
+        self.repeated.is_some()
+    }
 }
 
 impl From<Json> for Parsed {

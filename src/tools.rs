@@ -174,11 +174,15 @@ async fn encode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
         desc.clone(),
         options,
         cli.call_format(),
+        true,
     );
     let mut out = std::io::BufWriter::new(app::output(cli)?);
     let mut count = 0;
     while let Some(item) = requests.next().await {
-        let message = item?;
+        let encoded = match item? {
+            crate::input::Request::Encoded(bytes) => bytes.to_vec(),
+            crate::input::Request::Message(message) => prost::Message::encode_to_vec(&message),
+        };
         count += 1;
         if !delimited && count > 1 {
             return Err(Error::usage(
@@ -186,9 +190,12 @@ async fn encode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
             ));
         }
         let bytes = if delimited {
-            formats::to_delimited(&message)
+            let mut framed = Vec::with_capacity(encoded.len() + 5);
+            prost::encoding::encode_varint(encoded.len() as u64, &mut framed);
+            framed.extend_from_slice(&encoded);
+            framed
         } else {
-            prost::Message::encode_to_vec(&message)
+            encoded
         };
         out.write_all(&bytes)
             .map_err(|e| Error::from_output(e, "the output"))?;

@@ -1,77 +1,11 @@
-//! Protobuf's binary form printed as proto3 JSON straight from the wire, for
-//! plain message types, without building a `DynamicMessage` first.
-//!
-//! Decoding into a `DynamicMessage` (a B-tree of values per message) and
-//! serialising it back out were over half the time of printing a long
-//! stream. This path walks the bytes once and emits the same serde calls
-//! prost-reflect's serialiser makes, through the same serializer, so the
-//! text is identical. It handles only what is simple: a type with maps,
-//! groups, extensions or any well-known type, a field given twice, two
-//! members of one oneof, bytes that are not UTF-8 where a string belongs, or
-//! anything malformed, and it declines ([`Declined`]); the caller then takes
-//! the general path, which stays the reference (and the one with the error
-//! messages). Tests compare both paths on generated and random inputs.
-
-use std::cell::RefCell;
-use std::collections::HashMap;
+//! Protobuf's binary form printed as proto3 JSON straight from the wire
+//! (see the module above for when, and why).
 
 use base64::Engine as _;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde::ser::{Error as _, SerializeMap, SerializeSeq, Serializer};
 
-/// How fields are named and enums printed (`--proto-names`,
-/// `--enum-numbers`). Printing default values (`--emit-defaults`) is left
-/// to the general path.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
-    pub proto_names: bool,
-    pub enum_numbers: bool,
-}
-
-/// Deeper nesting than this is left to the general path (prost's own
-/// recursion limit is 100).
-const MAX_DEPTH: usize = 64;
-
-const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
-
-/// Why the direct path did not print a message: the general path will.
-#[derive(Debug)]
-pub struct Declined;
-
-/// Whether messages of this type can take the direct path at all.
-pub fn eligible(desc: &MessageDescriptor) -> bool {
-    thread_local! {
-        static CACHE: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
-    }
-    if let Some(known) = CACHE.with_borrow(|c| c.get(desc.full_name()).copied()) {
-        return known;
-    }
-    let answer = plain(desc, &mut Vec::new());
-    CACHE.with_borrow_mut(|c| c.insert(desc.full_name().to_string(), answer));
-    answer
-}
-
-fn plain(desc: &MessageDescriptor, visiting: &mut Vec<String>) -> bool {
-    if desc.full_name().starts_with("google.protobuf.") || desc.extension_ranges().len() > 0 {
-        return false;
-    }
-    if visiting.iter().any(|v| v == desc.full_name()) {
-        return true; // a recursive type: decided by the rest of the walk
-    }
-    visiting.push(desc.full_name().to_string());
-    let ok = desc.fields().all(|field| {
-        if field.is_map() || field.is_group() {
-            return false;
-        }
-        match field.kind() {
-            Kind::Message(m) => plain(&m, visiting),
-            Kind::Enum(e) => e.full_name() != "google.protobuf.NullValue",
-            _ => true,
-        }
-    });
-    visiting.pop();
-    ok
-}
+use super::{MAX_DEPTH, MAX_FIELD_NUMBER, Options};
 
 /// Prints the message in `bytes` (of type `desc`, which must be
 /// [`eligible`]) to `serializer`. An error means "take the general path";
@@ -437,12 +371,13 @@ fn non_finite(v: f64) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::super::{Options, eligible};
     use super::*;
     use prost::Message as _;
     use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
-    const PROTO: &str = r#"
+    pub(crate) const PROTO: &str = r#"
 syntax = "proto3";
 package t;
 enum E { E_ZERO = 0; E_ONE = 1; E_TWO = 2; }
@@ -461,7 +396,7 @@ message WithWkt { google.protobuf.Empty e = 1; }
 import "google/protobuf/empty.proto";
 "#;
 
-    fn pool() -> DescriptorPool {
+    pub(crate) fn pool() -> DescriptorPool {
         let dir = std::env::temp_dir().join(format!("rpcurl-transcode-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("t.proto"), PROTO).unwrap();
@@ -509,15 +444,15 @@ import "google/protobuf/empty.proto";
     }
 
     /// A small deterministic generator (xorshift).
-    struct Rng(u64);
+    pub(crate) struct Rng(pub(crate) u64);
     impl Rng {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             self.0
         }
-        fn below(&mut self, n: u64) -> u64 {
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
             self.next() % n
         }
     }
@@ -525,7 +460,7 @@ import "google/protobuf/empty.proto";
     /// Random wire bytes for a message of type All: every kind of field,
     /// zero values, unknown fields, packed and unpacked lists, out-of-order
     /// and repeated fields, nested messages.
-    fn random_all(rng: &mut Rng, depth: usize) -> Vec<u8> {
+    pub(crate) fn random_all(rng: &mut Rng, depth: usize) -> Vec<u8> {
         use prost::encoding::{WireType, encode_key, encode_varint};
         let mut out = Vec::new();
         let fields = rng.below(8);
