@@ -126,20 +126,22 @@ fn decode_payload(
 }
 
 /// Frames one request, refusing it locally when it exceeds --max-msg-size.
+/// Request messages ready together are sent in chunks of up to this size.
+const BATCH: usize = 64 * 1024;
+
 fn frame_request(
     request: Request,
     desc: &MessageDescriptor,
     index: usize,
     options: &CallOptions,
     streams: (bool, bool),
-) -> Result<bytes::Bytes> {
+    out: &mut bytes::BytesMut,
+) -> Result<()> {
     let (payload, message) = match (request, options.wire.codec) {
-        (Request::Encoded(bytes), Codec::Proto) if !options.trace.bodies() => {
-            (bytes.to_vec(), None)
-        }
+        (Request::Encoded(bytes), Codec::Proto) if !options.trace.bodies() => (bytes, None),
         (request, codec) => {
             let message = request.into_message(desc)?;
-            (encode_payload(&message, codec)?, Some(message))
+            (encode_payload(&message, codec)?.into(), Some(message))
         }
     };
     let len = payload.len();
@@ -161,7 +163,8 @@ fn frame_request(
             .trace
             .line(">", format!("message {index} ({len} bytes)"));
     }
-    Ok(options.wire.encode(&payload, streams))
+    options.wire.encode_into(&payload, streams, out);
+    Ok(())
 }
 
 /// Runs the call and prints its responses. A non-OK status comes back as
@@ -218,13 +221,18 @@ pub async fn run(
     let input_desc = method.input();
     let body = match first {
         Some(_) if get_payload.is_some() => RequestBody::Whole(None),
-        Some(message) => RequestBody::Whole(Some(frame_request(
-            Request::Message(message),
-            &input_desc,
-            1,
-            &options,
-            streams,
-        )?)),
+        Some(message) => {
+            let mut framed = bytes::BytesMut::new();
+            frame_request(
+                Request::Message(message),
+                &input_desc,
+                1,
+                &options,
+                streams,
+                &mut framed,
+            )?;
+            RequestBody::Whole(Some(framed.freeze()))
+        }
         None => {
             let (sender, body) = fed_body();
             let wire = options.wire.clone();
@@ -245,21 +253,36 @@ pub async fn run(
                 };
                 let mut index = 0;
                 while let Some(item) = requests.next().await {
-                    index += 1;
-                    match item.and_then(|r| frame_request(r, &input_desc, index, &options, streams))
-                    {
-                        Ok(frame) => {
-                            if !sender.send(frame).await {
-                                return;
+                    // Requests already parsed go out together: one wake-up
+                    // and one write for many small messages.
+                    let mut batch = bytes::BytesMut::new();
+                    let mut next = Some(item);
+                    let mut failed = None;
+                    while let Some(item) = next.take() {
+                        index += 1;
+                        let framed = item.and_then(|r| {
+                            frame_request(r, &input_desc, index, &options, streams, &mut batch)
+                        });
+                        match framed {
+                            Ok(()) => {}
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
                             }
                         }
-                        Err(e) => {
-                            // Report first, then reset the stream: the
-                            // reset must not be mistaken for the cause.
-                            let _ = input_error_tx.send(e);
-                            sender.abort().await;
-                            return;
+                        if batch.len() < BATCH {
+                            next = requests.next_ready();
                         }
+                    }
+                    if !batch.is_empty() && !sender.send(batch.freeze()).await {
+                        return;
+                    }
+                    if let Some(e) = failed {
+                        // Report first, then reset the stream: the reset
+                        // must not be mistaken for the cause.
+                        let _ = input_error_tx.send(e);
+                        sender.abort().await;
+                        return;
                     }
                 }
                 options

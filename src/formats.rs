@@ -41,15 +41,22 @@ pub fn read_requests(
             Requests::Ready(queue)
         }
         (format, DataSource::Reader(reader, label)) => {
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = mpsc::channel(16);
             std::thread::spawn(move || {
-                let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+                let batcher = input::Batcher::new(tx);
+                let reader = std::io::BufReader::with_capacity(
+                    64 * 1024,
+                    input::FlushingReader {
+                        inner: reader,
+                        batcher: &batcher,
+                    },
+                );
                 parse(format, reader, &desc, &label, &mut |item| {
-                    let stop = item.is_err();
-                    tx.blocking_send(item.map(Request::Message)).is_ok() && !stop
+                    batcher.push(item.map(Request::Message))
                 });
+                batcher.flush();
             });
-            Requests::Streaming(rx)
+            Requests::streaming(rx)
         }
     }
 }

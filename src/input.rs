@@ -51,15 +51,103 @@ impl Request {
 /// Parsed request messages, in order; an error ends the stream.
 pub enum Requests {
     Ready(VecDeque<Result<Request>>),
-    Streaming(mpsc::Receiver<Result<Request>>),
+    /// From a reading thread, in batches (see [`Batcher`]).
+    Streaming(
+        mpsc::Receiver<Vec<Result<Request>>>,
+        VecDeque<Result<Request>>,
+    ),
 }
 
 impl Requests {
+    pub fn streaming(rx: mpsc::Receiver<Vec<Result<Request>>>) -> Requests {
+        Requests::Streaming(rx, VecDeque::new())
+    }
+
     pub async fn next(&mut self) -> Option<Result<Request>> {
         match self {
             Requests::Ready(queue) => queue.pop_front(),
-            Requests::Streaming(rx) => rx.recv().await,
+            Requests::Streaming(rx, queue) => {
+                if queue.is_empty() {
+                    queue.extend(rx.recv().await?);
+                }
+                queue.pop_front()
+            }
         }
+    }
+
+    /// The next request if it is already parsed, without waiting.
+    pub fn next_ready(&mut self) -> Option<Result<Request>> {
+        match self {
+            Requests::Ready(queue) => queue.pop_front(),
+            Requests::Streaming(rx, queue) => {
+                if queue.is_empty() {
+                    queue.extend(rx.try_recv().ok()?);
+                }
+                queue.pop_front()
+            }
+        }
+    }
+}
+
+/// Hands parsed requests from a reading thread to the call in batches: a
+/// wake-up per message cost more than parsing it. A batch goes out when it
+/// is full, when it ends with an error, and before every read that may
+/// block (so requests typed one by one still go out one by one).
+pub struct Batcher {
+    tx: mpsc::Sender<Vec<Result<Request>>>,
+    batch: std::cell::RefCell<Vec<Result<Request>>>,
+    closed: std::cell::Cell<bool>,
+}
+
+const BATCH_ITEMS: usize = 256;
+
+impl Batcher {
+    pub fn new(tx: mpsc::Sender<Vec<Result<Request>>>) -> Batcher {
+        Batcher {
+            tx,
+            batch: std::cell::RefCell::new(Vec::new()),
+            closed: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Queues one item; false when the call no longer wants more.
+    pub fn push(&self, item: Result<Request>) -> bool {
+        let stop = item.is_err();
+        let full = {
+            let mut batch = self.batch.borrow_mut();
+            batch.push(item);
+            batch.len() >= BATCH_ITEMS
+        };
+        if stop || full {
+            self.flush();
+        }
+        !stop && !self.closed.get()
+    }
+
+    pub fn flush(&self) {
+        let batch = std::mem::take(&mut *self.batch.borrow_mut());
+        if !batch.is_empty() && self.tx.blocking_send(batch).is_err() {
+            self.closed.set(true);
+        }
+    }
+}
+
+/// A reader that flushes the [`Batcher`] before reading its source.
+pub struct FlushingReader<'a, R> {
+    pub inner: R,
+    pub batcher: &'a Batcher,
+}
+
+impl<R: Read> Read for FlushingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.batcher.flush();
+        self.inner.read(buf)
+    }
+}
+
+impl<R> Drop for FlushingReader<'_, R> {
+    fn drop(&mut self) {
+        self.batcher.flush();
     }
 }
 
@@ -94,15 +182,22 @@ pub fn read(
             Requests::Ready(queue)
         }
         DataSource::Reader(reader, label) => {
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = mpsc::channel(16);
             std::thread::spawn(move || {
-                let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+                let batcher = Batcher::new(tx);
+                let reader = std::io::BufReader::with_capacity(
+                    64 * 1024,
+                    FlushingReader {
+                        inner: reader,
+                        batcher: &batcher,
+                    },
+                );
                 parse_stream(reader, &desc, &options, direct, &label, &mut |item| {
-                    let stop = item.is_err();
-                    tx.blocking_send(item).is_ok() && !stop
+                    batcher.push(item)
                 });
+                batcher.flush();
             });
-            Requests::Streaming(rx)
+            Requests::streaming(rx)
         }
     }
 }

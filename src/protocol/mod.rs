@@ -143,6 +143,25 @@ impl Wire {
         }
     }
 
+    /// [`Wire::encode`], appended to `out` (without a copy of its own for
+    /// plain envelopes: streams of small messages are mostly this).
+    pub fn encode_into(&self, payload: &[u8], streams: (bool, bool), out: &mut BytesMut) {
+        let plain_envelope = !self.gzip
+            && match self.kind {
+                Kind::Grpc | Kind::GrpcWeb { text: false } => true,
+                Kind::Connect => Self::connect_streaming(streams.0, streams.1),
+                Kind::GrpcWeb { text: true } => false,
+            };
+        if plain_envelope {
+            out.reserve(5 + payload.len());
+            out.extend_from_slice(&[0]);
+            out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            out.extend_from_slice(payload);
+        } else {
+            out.extend_from_slice(&self.encode(payload, streams));
+        }
+    }
+
     pub fn reader(&self, future: ResponseFuture, streams: (bool, bool)) -> Reader {
         let style = match self.kind {
             Kind::Grpc => Style::Grpc,
