@@ -64,7 +64,7 @@ pub fn load(
             }
         }
     }
-    let mut pool = pool::base();
+    let mut pool = DescriptorPool::new();
     let origin = paths.join(", ");
     pool::add_raw_files(
         &mut pool,
@@ -76,6 +76,7 @@ pub fn load(
             )
         },
     )?;
+    pool::add_any_support(&mut pool)?;
     Ok(pool)
 }
 

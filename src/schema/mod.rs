@@ -249,7 +249,12 @@ impl Schema {
                 }
             }
         }
-        Ok(self.files.as_ref().filter(|p| defines(p, &symbol)).cloned())
+        if let Some(files) = self.files.as_ref().filter(|p| defines(p, &symbol)) {
+            return Ok(Some(files.clone()));
+        }
+        // The well-known types and google.rpc, which files need not carry.
+        let base = pool::base();
+        Ok(defines(&base, &symbol).then_some(base))
     }
 
     /// Every symbol's full name in every source, for suggestions.

@@ -67,6 +67,32 @@ fn opaque_file() -> FileDescriptorProto {
     }
 }
 
+/// To a pool that has `Any`: google.rpc's status and error details (the
+/// usual payloads of an `Any`, known without the schema carrying them) and
+/// the placeholder type for `Any`s of unknown types (printing looks it up in
+/// the message's own pool). Neither needs the whole base pool built.
+pub fn add_any_support(pool: &mut DescriptorPool) -> Result<()> {
+    if pool.get_message_by_name("google.protobuf.Any").is_none() {
+        return Ok(());
+    }
+    let builtin = RawSet::decode(BUILTIN)
+        .map_err(|e| Error::local(format!("built-in descriptors do not decode: {e}")))?;
+    let files = builtin
+        .file
+        .into_iter()
+        .map(RawFile::decode)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::local(format!("built-in descriptors do not decode: {e}")))?;
+    add_raw_files(pool, files, "rpcurl's built-in files", &|dep, importer| {
+        format!("built-in file '{importer}' imports '{dep}', which is missing")
+    })?;
+    if pool.get_file_by_name(OPAQUE_FILE).is_none() {
+        pool.add_file_descriptor_proto(opaque_file())
+            .map_err(|e| Error::local(format!("internal descriptor: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Refuses files prost-reflect cannot represent. It panics on Editions
 /// descriptors (0.16), so they must never reach it.
 pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
@@ -171,6 +197,45 @@ pub fn add_raw_files(
         order.push(name.clone());
         raw_of.insert(name.clone(), file.raw);
         pending.insert(name, file.proto);
+    }
+    // Imports no file brings and the pool lacks: rpcurl's built-in files
+    // (well-known types, google.rpc) stand in, so that a pool need not
+    // start from the whole base set (building it is a good part of a short
+    // call's start-up).
+    let mut builtin_needed: Vec<String> = Vec::new();
+    for proto in pending.values() {
+        for dep in &proto.dependency {
+            if !pending.contains_key(dep)
+                && pool.get_file_by_name(dep).is_none()
+                && !builtin_needed.contains(dep)
+            {
+                builtin_needed.push(dep.clone());
+            }
+        }
+    }
+    if !builtin_needed.is_empty() {
+        let base = base();
+        let mut builtin = Vec::new();
+        let mut stack = builtin_needed;
+        let mut seen = HashSet::new();
+        while let Some(name) = stack.pop() {
+            if !seen.insert(name.clone()) || pool.get_file_by_name(&name).is_some() {
+                continue;
+            }
+            // Missing from rpcurl too: `visit` below names it.
+            let Some(file) = base.get_file_by_name(&name) else {
+                continue;
+            };
+            stack.extend(file.dependencies().map(|d| d.name().to_string()));
+            builtin.push(
+                RawFile::decode(file.encode_to_vec()).map_err(|e| {
+                    Error::local(format!("built-in descriptors do not decode: {e}"))
+                })?,
+            );
+        }
+        if !builtin.is_empty() {
+            add_raw_files(pool, builtin, "rpcurl's built-in files", missing)?;
+        }
     }
     let mut sorted = Vec::with_capacity(pending.len());
     let mut done: HashSet<String> = HashSet::new();
