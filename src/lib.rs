@@ -52,10 +52,13 @@ pub fn run(cli: Cli) -> u8 {
         }
     };
     let timeout = cli.timeout;
+    // For `serve`, --timeout is how long to serve: running out is success.
+    let serving = matches!(cli.command, Some(cli::Command::Serve(_)));
     let result = runtime.block_on(async move {
         match timeout {
             Some(limit) => match tokio::time::timeout(limit, app::run(cli)).await {
                 Ok(result) => result,
+                Err(_) if serving => Ok(()),
                 Err(_) => Err(Error::Status(status::Status::new(
                     status::Code::DeadlineExceeded,
                     format!("no answer within the time limit of {limit:?} (--timeout)"),

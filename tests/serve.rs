@@ -628,6 +628,19 @@ fn refuses_to_start_with_bad_settings() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     contains(&r.stderr, "cannot listen");
 
+    // --timeout is how long to serve.
+    let r = rpcurl(&[
+        "serve",
+        "--schema",
+        &test_schema(),
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        "0.3",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    contains(&r.stderr, "\"listening\"");
+
     let r = rpcurl(&["serve", "--schema", &test_schema(), "--tls-cert", "x.pem"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     contains(&r.stderr, "--tls-key");

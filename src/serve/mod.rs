@@ -123,10 +123,11 @@ pub async fn serve(
             match tls {
                 Some(acceptor) => match acceptor.accept(io).await {
                     Ok(stream) => connection(stream, peer, shared).await,
-                    Err(e) => log::emit(&serde_json::json!({
+                    Err(e) if shared.log.enabled => log::emit(&serde_json::json!({
                         "peer": peer,
                         "error": format!("TLS handshake failed: {e}"),
                     })),
+                    Err(_) => {}
                 },
                 None => connection(io, peer, shared).await,
             }
@@ -355,10 +356,12 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
                 crate::schema::suggest(&method_name, &known)
             ),
         );
-        log::emit(&serde_json::json!({
-            "peer": &*peer, "protocol": framing.name(), "method": method_name,
-            "error": status.message,
-        }));
+        if shared.log.enabled {
+            log::emit(&serde_json::json!({
+                "peer": &*peer, "protocol": framing.name(), "method": method_name,
+                "error": status.message,
+            }));
+        }
         return error_response(framing, &status, &HeaderMap::new());
     };
     let streaming_request = method.is_client_streaming();
