@@ -104,8 +104,8 @@ fn message<S: Serializer>(
         }
         map.serialize_entry(
             name,
-            &Single {
-                field: &field,
+            &Element {
+                kind: &field.kind(),
                 wire,
                 options,
                 depth,
@@ -242,25 +242,6 @@ fn is_default<E: serde::ser::Error>(field: &FieldDescriptor, wire: Wire<'_>) -> 
         // that does not fit the field.
         _ => return Err(declined()),
     })
-}
-
-struct Single<'a, 'b> {
-    field: &'b FieldDescriptor,
-    wire: Wire<'a>,
-    options: Options,
-    depth: usize,
-}
-
-impl serde::Serialize for Single<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        value(
-            &self.field.kind(),
-            self.wire,
-            self.options,
-            serializer,
-            self.depth,
-        )
-    }
 }
 
 struct List<'a, 'b> {
