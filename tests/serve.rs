@@ -203,6 +203,52 @@ fn defaults_echo_or_generate_from_the_types() {
 }
 
 #[test]
+fn proto_sources_and_stream_summaries() {
+    // The schema compiled from .proto sources in-process.
+    let dir = std::env::temp_dir().join(format!("rpcurl-serve-summary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let answers = dir.join("answers.json");
+    std::fs::write(
+        &answers,
+        r#"{"rpcurl.test.v1.TestService/Chat": {"stream": "summary", "responses": [{"text": "done"}], "repeat": 2},
+            "rpcurl.test.v1.TestService/Sum": {"stream": "summary"}}"#,
+    )
+    .unwrap();
+    let proto_dir = format!("{}/descriptors/proto", env!("CARGO_MANIFEST_DIR"));
+    let server = Serve::start(&[
+        "--schema",
+        &format!("{proto_dir}/rpcurl/test/v1/test.proto"),
+        "-I",
+        &proto_dir,
+        "--responses",
+        &answers.to_string_lossy(),
+    ]);
+    let r = rpcurl(&[&server.url, "--list-methods"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    contains(&r.stdout, "rpcurl.test.v1.TestService/Wrap");
+    // Summary: nothing until the last request, then the responses.
+    let r = rpcurl(&[
+        "--compact",
+        "-d",
+        r#"{"text": "a"} {"text": "b"} {"text": "c"}"#,
+        &method(&server, "Chat"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json_stream(),
+        vec![json!({"text": "done"}), json!({"text": "done"})]
+    );
+    // A client stream without set responses: the generated one, once.
+    let r = rpcurl(&[
+        "-d",
+        r#"{"value": 1} {"value": 2}"#,
+        &method(&server, "Sum"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json_stream().len(), 1);
+}
+
+#[test]
 fn delays_meet_deadlines() {
     let server = served();
     let r = rpcurl(&["--timeout", "0.5", &method(&server, "Sleep")]);
