@@ -213,16 +213,26 @@ fn parse_stream<R: Read>(
     label: &str,
     emit: &mut dyn FnMut(Result<Request>) -> bool,
 ) {
+    // Directly encoded requests are cut from one buffer: one allocation
+    // (freed on the sending thread) per many small messages, not one each.
+    let mut scratch = Vec::new();
+    let mut arena = bytes::BytesMut::new();
     for (index, value) in json::read_values(reader).enumerate() {
         let what = || format!("request {} (from {label})", index + 1);
         let item = match value {
             Ok(value) => {
-                let encoded = (direct && !value.has_repeated_key())
-                    .then(|| crate::transcode::encode(desc, value.value()).ok())
-                    .flatten();
-                match encoded {
-                    Some(bytes) => Ok(Request::Encoded(bytes.into())),
-                    None => json::to_message(value, desc, options, &what()).map(Request::Message),
+                scratch.clear();
+                let encoded = direct
+                    && !value.has_repeated_key()
+                    && crate::transcode::encode_into(desc, value.value(), &mut scratch).is_ok();
+                if encoded {
+                    if arena.capacity() - arena.len() < scratch.len() {
+                        arena.reserve(scratch.len().max(ARENA));
+                    }
+                    arena.extend_from_slice(&scratch);
+                    Ok(Request::Encoded(arena.split().freeze()))
+                } else {
+                    json::to_message(value, desc, options, &what()).map(Request::Message)
                 }
             }
             Err(e) if e.is_io() => Err(Error::local(format!("cannot read {label}: {e}"))),
@@ -233,6 +243,9 @@ fn parse_stream<R: Read>(
         }
     }
 }
+
+/// The size of the buffer directly encoded requests are cut from.
+const ARENA: usize = 64 * 1024;
 
 /// For unary and server-streaming methods: exactly one message (an empty
 /// one when the input has none).

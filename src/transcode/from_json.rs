@@ -14,8 +14,19 @@ use super::{Declined, MAX_DEPTH};
 /// in binary form, or [`Declined`] for the general path to handle.
 pub fn encode(desc: &MessageDescriptor, value: &Json) -> Result<Vec<u8>, Declined> {
     let mut out = Vec::new();
-    message(desc, value, &mut out, 0)?;
+    encode_into(desc, value, &mut out)?;
     Ok(out)
+}
+
+/// [`encode`], appended to `out` (left as it was when declined), so that a
+/// caller can reuse one buffer for a whole stream.
+pub fn encode_into(
+    desc: &MessageDescriptor,
+    value: &Json,
+    out: &mut Vec<u8>,
+) -> Result<(), Declined> {
+    let start = out.len();
+    message(desc, value, out, 0).inspect_err(|_| out.truncate(start))
 }
 
 fn message(

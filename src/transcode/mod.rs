@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use prost_reflect::{Kind, MessageDescriptor};
 
-pub use from_json::encode;
+pub use from_json::{encode, encode_into};
 pub use to_json::serialize;
 
 /// How fields are named and enums printed (`--proto-names`,
