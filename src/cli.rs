@@ -396,16 +396,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         proto_out_dir: Option<String>,
     },
-    /// Serve every service of the schema (--schema files, .proto sources, or
-    /// an UPSTREAM server's reflection) over gRPC, gRPC-Web and Connect on
-    /// HTTP/1.1 and HTTP/2, with reflection and health checks. Methods echo
-    /// the request when the types match, else answer with a generated
-    /// response, unless --responses says otherwise. Each request is logged
-    /// to stderr as one JSON line.
+    /// Serve every service of a schema over gRPC, gRPC-Web and Connect
+    ///
+    /// The schema comes from --schema (descriptor sets or .proto sources) or
+    /// an UPSTREAM server's reflection. One listener takes HTTP/1.1 and
+    /// HTTP/2, with reflection and health checks. Methods echo the request
+    /// when the types match, else answer with a generated response, unless
+    /// --responses says otherwise. Each request is logged to stderr as one
+    /// JSON line. See docs/serve.md.
     Serve(ServeArgs),
-    /// Start `rpcurl serve` in this process on a free loopback port, with
-    /// the test schema built in, and make real calls to it, printing each
-    /// as the command line it stands for.
+    /// Start `rpcurl serve` in-process and make real calls to it
+    ///
+    /// The server listens on a free loopback port with the test schema built
+    /// in; each call is printed as the command line it stands for, then its
+    /// output.
     Demo,
     /// Convert JSON (or text format, with --format text) on stdin to binary
     /// protobuf on stdout.
