@@ -151,3 +151,8 @@ fn descriptor_set_inputs() {
 fn frames_inputs() {
     replay("frames", harness::frames);
 }
+
+#[test]
+fn transcode_inputs() {
+    replay("transcode", harness::transcode);
+}

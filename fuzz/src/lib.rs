@@ -356,3 +356,87 @@ impl<'a> Iterator for Pieces<'a> {
         Some(piece)
     }
 }
+
+/// `t.All` of tests/fixtures/transcode.proto: every kind of field the
+/// direct JSON paths (`rpcurl::transcode`) take.
+fn plain_message() -> &'static MessageDescriptor {
+    static MESSAGE: OnceLock<MessageDescriptor> = OnceLock::new();
+    MESSAGE.get_or_init(|| {
+        // protox reads files; write the fixture where it can.
+        let dir = std::env::temp_dir().join(format!("rpcurl-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        std::fs::write(
+            dir.join("transcode.proto"),
+            include_str!("../../tests/fixtures/transcode.proto"),
+        )
+        .expect("the fixture is written");
+        let mut compiler = protox::Compiler::new([&dir]).expect("protox starts");
+        compiler
+            .open_file("transcode.proto")
+            .expect("the fixture compiles");
+        let mut pool = pool::base();
+        pool.add_file_descriptor_set(compiler.file_descriptor_set())
+            .expect("the fixture builds a pool");
+        pool.get_message_by_name("t.All")
+            .expect("the fixture defines t.All")
+    })
+}
+
+/// The direct JSON paths against the general ones: whatever the direct path
+/// produces must be exactly what the general path produces for the same
+/// input (the direct path may decline anything).
+///
+/// Input: a mode byte, then the body.
+/// * bit 0 clear: the body is a `t.All` in binary; printed both ways, as
+///   JSON (bit 1: proto field names, bit 2: enum numbers, bit 3: compact).
+/// * bit 0 set: the body is JSON text; encoded both ways.
+pub fn transcode(data: &[u8]) {
+    use rpcurl::transcode::{self, Options};
+    let Some((&mode, body)) = data.split_first() else {
+        return;
+    };
+    let desc = plain_message();
+    if mode & 1 == 0 {
+        let options = Options {
+            proto_names: mode & 2 != 0,
+            enum_numbers: mode & 4 != 0,
+        };
+        let compact = mode & 8 != 0;
+        let mut direct = Vec::new();
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut direct, output::Formatter::new(compact));
+        if transcode::serialize(desc, body, options, &mut ser).is_err() {
+            return;
+        }
+        let message = DynamicMessage::decode(desc.clone(), body)
+            .expect("what the direct path prints, the general path decodes");
+        let print = SerializeOptions::new()
+            .use_proto_field_name(options.proto_names)
+            .use_enum_numbers(options.enum_numbers);
+        let mut general = Vec::new();
+        output::write_json(&mut general, &message, &print, compact)
+            .expect("what the direct path prints, the general path prints");
+        assert_eq!(
+            String::from_utf8_lossy(&direct),
+            String::from_utf8_lossy(&general),
+            "the two paths print differently"
+        );
+    } else {
+        let Ok(parsed) = json::parse_value(body) else {
+            return;
+        };
+        if parsed.has_repeated_key() {
+            return; // the CLI takes the general path for these
+        }
+        let Ok(direct) = transcode::encode(desc, parsed.value()) else {
+            return;
+        };
+        let message = json::to_message(parsed, desc, &DeserializeOptions::new(), "fuzz")
+            .expect("what the direct path encodes, the general path reads");
+        assert_eq!(
+            direct,
+            message.encode_to_vec(),
+            "the two paths encode differently"
+        );
+    }
+}

@@ -358,31 +358,11 @@ pub(crate) mod tests {
     use prost::Message as _;
     use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
-    pub(crate) const PROTO: &str = r#"
-syntax = "proto3";
-package t;
-enum E { E_ZERO = 0; E_ONE = 1; E_TWO = 2; }
-message All {
-  All child = 17; string s = 14;
-  double d = 1; float f = 2; int32 i32 = 3; int64 i64 = 4; uint32 u32 = 5; uint64 u64 = 6;
-  sint32 s32 = 7; sint64 s64 = 8; fixed32 fx32 = 9; fixed64 fx64 = 10; sfixed32 sf32 = 11;
-  sfixed64 sf64 = 12; bool b = 13; bytes by = 15; E e = 16;
-  repeated int32 r_i32 = 18; repeated string r_s = 19; repeated All r_child = 20;
-  repeated double r_d = 21; repeated E r_e = 22; repeated sint64 r_s64 = 23 [packed = false];
-  optional int32 opt = 24; oneof pick { string p_s = 25; int32 p_i = 26; All p_m = 27; }
-  repeated fixed32 r_fx32 = 28; repeated bool r_b = 29;
-}
-message WithMap { map<string, int32> m = 1; }
-message WithWkt { google.protobuf.Empty e = 1; }
-import "google/protobuf/empty.proto";
-"#;
-
+    /// tests/fixtures/transcode.proto: every kind of field these paths take.
     pub(crate) fn pool() -> DescriptorPool {
-        let dir = std::env::temp_dir().join(format!("rpcurl-transcode-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("t.proto"), PROTO).unwrap();
-        let mut compiler = protox::Compiler::new([&dir]).unwrap();
-        compiler.open_file("t.proto").unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut compiler = protox::Compiler::new([dir]).unwrap();
+        compiler.open_file("transcode.proto").unwrap();
         let mut pool = crate::schema::pool::base();
         pool.add_file_descriptor_set(compiler.file_descriptor_set())
             .unwrap();
