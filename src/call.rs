@@ -21,6 +21,7 @@ use crate::protocol::{Codec, Kind, Wire};
 use crate::schema::{Resolved, Schema};
 use crate::status::Code;
 use crate::trace::{self, Trace};
+use crate::transcode;
 use crate::transport::{Channel, HttpVersion, RequestBody, fed_body};
 
 pub struct CallOptions {
@@ -305,6 +306,8 @@ pub async fn run(
     let mut count = 0usize;
     // Plain messages in JSON can be printed without decoding them first.
     let direct = options.format == Format::Json && codec == Codec::Proto && !trace.bodies();
+    // Decided once per type, not per message.
+    let mut direct_type = direct && transcode::eligible(&output_desc);
     let outcome = loop {
         let next = tokio::select! {
             biased;
@@ -327,7 +330,7 @@ pub async fn run(
             Ok(Some(payload)) => {
                 count += 1;
                 let size = payload.len();
-                if direct && printer.wire_message(&output_desc, &payload)? {
+                if direct_type && printer.wire_message(&output_desc, &payload)? {
                     if trace.enabled() {
                         trace.line("<", format!("message {count} ({size} bytes)"));
                     }
@@ -348,6 +351,7 @@ pub async fn run(
                             && let Some(desc) = pool.get_message_by_name(output_desc.full_name())
                         {
                             output_desc = desc;
+                            direct_type = direct && transcode::eligible(&output_desc);
                             if let Ok(m) = decode_payload(&output_desc, payload, codec, count) {
                                 message = m;
                             }

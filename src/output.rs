@@ -40,16 +40,14 @@ impl Printer {
         self.direct = Some(options);
     }
 
-    /// Prints the message in `bytes` straight from the wire when its type
-    /// and content allow (see `transcode`); false when the caller must
-    /// decode it and use [`Printer::message`].
+    /// Prints the message in `bytes` straight from the wire when its content
+    /// allows (see `transcode`); false when the caller must decode it and use
+    /// [`Printer::message`]. `desc` must be [`transcode::eligible`] (the
+    /// caller decides that once per type).
     pub fn wire_message(&mut self, desc: &MessageDescriptor, bytes: &[u8]) -> Result<bool> {
         let Some(options) = self.direct else {
             return Ok(false);
         };
-        if !transcode::eligible(desc) {
-            return Ok(false);
-        }
         // Into a scratch buffer: a message the direct path declines half way
         // must leave nothing behind.
         self.scratch.clear();

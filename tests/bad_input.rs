@@ -507,7 +507,7 @@ fn server_dies_mid_stream() {
     ]);
     assert_eq!(run.code, 78, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("connection"), "{}", run.stderr);
+    contains(&run.stderr, "connection");
     assert!(!run.stdout.is_empty(), "messages before the cut are kept");
 }
 
@@ -522,7 +522,7 @@ fn fifty_megabytes_from_stdin() {
     );
     // The echo is over the 4 MiB receive limit: refused cleanly.
     assert_eq!(run.code, 72, "{}", run.stderr);
-    assert!(run.stderr.contains("--max-msg-size"), "{}", run.stderr);
+    contains(&run.stderr, "--max-msg-size");
     let run = rpcurl_stdin(
         &[
             "--schema",
@@ -556,11 +556,9 @@ fn stdin_closed_early_in_a_bidi_stream() {
         Some(b"{\"text\":\"a\"}\n{\"te"),
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("request 2 (from stdin): malformed JSON: EOF while parsing"),
-        "{}",
-        run.stderr
+    contains(
+        &run.stderr,
+        "request 2 (from stdin): malformed JSON: EOF while parsing",
     );
     assert_eq!(run.stderr.lines().count(), 1);
 }

@@ -120,7 +120,7 @@ fn connection_refused_is_unavailable() {
     // Through reflection the real cause is not masked either.
     let run = rpcurl(&[&url]);
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(run.stderr.contains("connection refused"), "{}", run.stderr);
+    contains(&run.stderr, "connection refused");
 }
 
 #[test]
@@ -128,30 +128,15 @@ fn unknown_methods_and_services_suggest_names() {
     let server = TestServer::start(ReflectionMode::Both);
     let run = rpcurl(&[&method(&server, "Ecko")]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("has no method 'Ecko' (did you mean 'Echo'?)"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "has no method 'Ecko' (did you mean 'Echo'?)");
     let url = format!("{}/rpcurl.test.v1.TestServise/Echo", server.url());
     let run = rpcurl(&[&url]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("did you mean 'rpcurl.test.v1.TestService'?"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "did you mean 'rpcurl.test.v1.TestService'?");
     let url = format!("{}/rpcurl.test.v1.TestServise/Echo", server.url());
     let run = rpcurl(&["--schema", &test_schema(), &url]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("did you mean 'rpcurl.test.v1.TestService'?"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "did you mean 'rpcurl.test.v1.TestService'?");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 
@@ -163,12 +148,7 @@ fn a_message_type_is_not_a_method() {
         "http://127.0.0.1:1/rpcurl.test.v1.Everything/Nested",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("is a message type, not a service or method"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "is a message type, not a service or method");
 }
 
 #[test]
@@ -231,11 +211,7 @@ fn two_messages_to_a_unary_method() {
         "http://127.0.0.1:1/rpcurl.test.v1.TestService/Echo",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("takes one request message"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "takes one request message");
 }
 
 #[test]
@@ -252,12 +228,7 @@ fn bad_input_mid_stream_stops_the_call() {
         Some(b"{\"value\":1}\n{\"value\":\n"),
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("request 2 (from stdin): malformed JSON"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "request 2 (from stdin): malformed JSON");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 

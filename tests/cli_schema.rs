@@ -39,12 +39,8 @@ fn forcing_v1_against_a_v1alpha_server_says_so() {
     let server = TestServer::start(ReflectionMode::V1AlphaOnly);
     let run = rpcurl(&["--reflect-protocol", "grpc-v1", &method(&server, "Echo")]);
     assert_eq!(run.code, 76, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("grpc.reflection.v1 is"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("--schema"), "{}", run.stderr);
+    contains(&run.stderr, "grpc.reflection.v1 is");
+    contains(&run.stderr, "--schema");
 }
 
 #[test]
@@ -76,11 +72,7 @@ fn reflect_headers_go_to_reflection_only() {
     let server = TestServer::start(ReflectionMode::RequireHeader);
     let run = rpcurl(&[&method(&server, "Headers")]);
     assert_eq!(run.code, 80, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("reflection needs x-reflect: yes"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "reflection needs x-reflect: yes");
     let run = rpcurl(&[
         "--reflect-header",
         "X-Reflect: yes",
@@ -194,11 +186,7 @@ fn schema_with_reflect_consults_reflection_first() {
         "--list-services",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("grpc.reflection.v1.ServerReflection"),
-        "{}",
-        run.stdout
-    );
+    contains(&run.stdout, "grpc.reflection.v1.ServerReflection");
     assert_eq!(
         server
             .reflection_streams
@@ -269,11 +257,7 @@ fn broken_schema_files_name_the_file() {
     }
     let run = rpcurl(&["--schema", "/nonexistent/x.binpb", "--list-services"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("/nonexistent/x.binpb"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "/nonexistent/x.binpb");
 }
 
 /// A set whose file imports something the set lacks (and rpcurl does not
@@ -293,11 +277,7 @@ fn missing_import_is_named() {
     std::fs::write(&path, set.encode_to_vec()).unwrap();
     let run = rpcurl(&["--schema", &path.to_string_lossy(), "--list-services"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("'a.proto' imports 'b/missing.proto'"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "'a.proto' imports 'b/missing.proto'");
 }
 
 #[test]
@@ -336,12 +316,7 @@ fn conflicting_schemas_are_refused() {
         "--list-services",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("conflicting schemas: 'c.proto' differs"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "conflicting schemas: 'c.proto' differs");
 }
 
 /// prost-reflect 0.16 panics on Editions descriptors; rpcurl refuses them.
@@ -372,6 +347,6 @@ fn editions_files_are_refused_without_a_panic() {
     std::fs::write(&path, &bytes).unwrap();
     let run = rpcurl(&["--schema", &path.to_string_lossy(), "--list-services"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("Protobuf Editions"), "{}", run.stderr);
+    contains(&run.stderr, "Protobuf Editions");
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }

@@ -71,17 +71,9 @@ fn missing_import_names_the_file_the_importer_and_the_paths() {
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("vendor/missing.proto"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("needs_missing.proto"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!("searched: {dir}")),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "vendor/missing.proto");
+    contains(&run.stderr, "needs_missing.proto");
+    contains(&run.stderr, &format!("searched: {dir}"));
 }
 
 #[test]
@@ -90,11 +82,7 @@ fn list_subcommand_and_grpcurl_verbs() {
     let addr = server.addr.to_string();
     let run = rpcurl(&["list", "--plaintext", &addr]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("rpcurl.test.v1.TestService\n"),
-        "{}",
-        run.stdout
-    );
+    contains(&run.stdout, "rpcurl.test.v1.TestService\n");
     let run = rpcurl(&["--plaintext", &addr, "list", "rpcurl.test.v1.TestService"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -112,12 +100,7 @@ fn list_subcommand_and_grpcurl_verbs() {
         "rpcurl.test.v1.TestServce",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("did you mean 'rpcurl.test.v1.TestService'?"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "did you mean 'rpcurl.test.v1.TestService'?");
 }
 
 #[test]
@@ -158,11 +141,7 @@ fn encode_and_decode_round_trip() {
         ],
         Some(&bytes),
     );
-    assert!(
-        as_text.stdout.contains("f_string: \"x\""),
-        "{}",
-        as_text.stdout
-    );
+    contains(&as_text.stdout, "f_string: \"x\"");
     let stream = rpcurl_stdin(
         &[
             "encode",
@@ -210,12 +189,7 @@ fn encode_and_decode_round_trip() {
         Some(&[0xff, 0xff]),
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("is not a valid rpcurl.test.v1.Everything"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "is not a valid rpcurl.test.v1.Everything");
 }
 
 #[test]
@@ -281,17 +255,8 @@ fn describe_from_files_and_reflection() {
         "rpcurl.test.v1.TestService.Echo",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("rpc Echo(Everything) returns (Everything)"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("idempotency_level = NO_SIDE_EFFECTS"),
-        "{}",
-        run.stdout
-    );
+    contains(&run.stdout, "rpc Echo(Everything) returns (Everything)");
+    contains(&run.stdout, "idempotency_level = NO_SIDE_EFFECTS");
     // Comments come along when the source info has them.
     let run = rpcurl(&[
         "describe",
@@ -299,23 +264,14 @@ fn describe_from_files_and_reflection() {
         &test_schema(),
         "rpcurl.test.v1.Everything",
     ]);
-    assert!(
-        run.stdout
-            .contains("// Everything has one field of every kind"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("map<string, int64> m_str_int = 21;"),
-        "{}",
-        run.stdout
-    );
+    contains(&run.stdout, "// Everything has one field of every kind");
+    contains(&run.stdout, "map<string, int64> m_str_int = 21;");
     // Through reflection, grpcurl's verb form, and as JSON.
     let server = TestServer::start(ReflectionMode::Both);
     let addr = server.addr.to_string();
     let run = rpcurl(&["--plaintext", &addr, "describe", "rpcurl.test.v1.Color"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("COLOR_BLUE = 3;"), "{}", run.stdout);
+    contains(&run.stdout, "COLOR_BLUE = 3;");
     let run = rpcurl(&[
         "describe",
         "--plaintext",
@@ -328,11 +284,7 @@ fn describe_from_files_and_reflection() {
     assert_eq!(run.json()["serverStreaming"], json!(true));
     // No symbol: every service.
     let run = rpcurl(&["describe", "--plaintext", &addr]);
-    assert!(
-        run.stdout.contains("service TestService {"),
-        "{}",
-        run.stdout
-    );
+    contains(&run.stdout, "service TestService {");
     let run = rpcurl(&[
         "describe",
         "--schema",
@@ -340,12 +292,7 @@ fn describe_from_files_and_reflection() {
         "rpcurl.test.v1.Everthing",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("did you mean 'rpcurl.test.v1.Everything'?"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "did you mean 'rpcurl.test.v1.Everything'?");
 }
 
 /// Every template is accepted by -d unchanged, in a real call.
@@ -443,11 +390,7 @@ fn jsonschema_from_reflection_and_files() {
         "rpcurl.test.v1.TestService.Echo",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("rpcurl.test.v1.Everything"),
-        "{}",
-        run.stdout
-    );
+    contains(&run.stdout, "rpcurl.test.v1.Everything");
 }
 
 /// files → export → compile → the same descriptors; reflection → export →
@@ -616,12 +559,8 @@ fn tools_from_proto_sources() {
         "app.v1.BookService",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("// Books in a library."),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("google.api.http"), "{}", run.stdout);
+    contains(&run.stdout, "// Books in a library.");
+    contains(&run.stdout, "google.api.http");
     let run = rpcurl(&[
         "jsonschema",
         "--schema",

@@ -54,12 +54,8 @@ fn untrusted_certificates_are_refused_clearly() {
         args.extend(["--schema", schema.as_str(), url.as_str()]);
         let run = rpcurl(&args);
         assert_eq!(run.code, 78, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("certificate is not trusted"),
-            "{}",
-            run.stderr
-        );
-        assert!(run.stderr.contains("--cacert"), "{}", run.stderr);
+        contains(&run.stderr, "certificate is not trusted");
+        contains(&run.stderr, "--cacert");
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
     // -k skips verification.
@@ -86,7 +82,7 @@ fn servername_and_authority_choose_the_verified_name() {
         &by_ip,
     ]);
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(run.stderr.contains("not trusted"), "{}", run.stderr);
+    contains(&run.stderr, "not trusted");
     // ... --authority sets :authority and the verified name...
     let run = rpcurl(&[
         "--cacert",
@@ -145,11 +141,7 @@ fn mutual_tls_accepted_and_refused() {
     assert_eq!(run.json(), json!({"fInt32": 1}));
     let run = rpcurl(&["--cacert", &pki.ca, "--schema", &test_schema(), &url]);
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("give --cert and --key"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "give --cert and --key");
     let run = rpcurl(&["--cacert", &pki.ca, "-E", &pki.client_cert, &url]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
@@ -165,11 +157,7 @@ fn tls_flags_on_plaintext_urls_are_usage_errors() {
         args.push("http://127.0.0.1:1/a.B/C");
         let run = rpcurl(&args);
         assert_eq!(run.code, 2, "{flag:?}: {}", run.stderr);
-        assert!(
-            run.stderr.contains("need a TLS connection"),
-            "{}",
-            run.stderr
-        );
+        contains(&run.stderr, "need a TLS connection");
     }
 }
 
@@ -180,7 +168,7 @@ fn plaintext_to_tls_and_tls_to_plaintext_fail_at_once() {
     let url = format!("http://127.0.0.1:{}{ECHO}", tls.addr.port());
     let run = rpcurl(&["--schema", &test_schema(), &url]);
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(run.stderr.contains("use https://"), "{}", run.stderr);
+    contains(&run.stderr, "use https://");
     assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
 
     let plain = TestServer::start(ReflectionMode::None);
@@ -209,7 +197,7 @@ fn connect_timeout_bounds_a_silent_server() {
         let url = format!("{scheme}://{addr}{ECHO}");
         let run = rpcurl(&["--schema", &test_schema(), "--connect-timeout", "0.5", &url]);
         assert_eq!(run.code, 78, "{}", run.stderr);
-        assert!(run.stderr.contains("--connect-timeout"), "{}", run.stderr);
+        contains(&run.stderr, "--connect-timeout");
         assert!(
             run.elapsed < Duration::from_millis(2500),
             "{scheme}: {:?}",
@@ -236,11 +224,7 @@ fn http1_servers_and_html_pages_are_named() {
     });
     let run = rpcurl(&["--schema", &test_schema(), &format!("http://{addr}{ECHO}")]);
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("HTTP/1.x, not HTTP/2"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "HTTP/1.x, not HTTP/2");
 }
 
 #[test]
@@ -278,7 +262,7 @@ fn unix_sockets_in_both_forms() {
         &format!("http://localhost{ECHO}"),
     ]);
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(run.stderr.contains("no such socket"), "{}", run.stderr);
+    contains(&run.stderr, "no such socket");
 }
 
 #[test]
@@ -294,7 +278,7 @@ fn basic_auth_from_user_and_netrc() {
     // Without a password and without a terminal: a clear usage error.
     let run = rpcurl(&["--schema", &test_schema(), "-u", "alice", &url]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("not a terminal"), "{}", run.stderr);
+    contains(&run.stderr, "not a terminal");
 
     let dir = std::env::temp_dir().join(format!("rpcurl-netrc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -335,11 +319,7 @@ fn basic_auth_from_user_and_netrc() {
     std::fs::write(&netrc, "machine elsewhere login x password y\n").unwrap();
     let run = rpcurl(&["--schema", &test_schema(), "--netrc-file", &n, &url]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("no entry for 127.0.0.1"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "no entry for 127.0.0.1");
 }
 
 #[test]
@@ -371,11 +351,7 @@ fn header_values_expand_environment_variables() {
         &url,
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("RPCURL_SURELY_UNSET is not set"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "RPCURL_SURELY_UNSET is not set");
     // Without the flag, the text is sent as it is.
     let run = rpcurl(&["--schema", &test_schema(), "-H", "x: ${HOME}", &url]);
     assert_eq!(run.json()["headers"]["x"]["values"], json!(["${HOME}"]));
@@ -401,16 +377,8 @@ fn gzip_both_ways() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["fString"].as_str().unwrap().len(), 10_000);
-    assert!(
-        run.stderr.contains("< grpc-encoding: gzip"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("> grpc-encoding: gzip"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "< grpc-encoding: gzip");
+    contains(&run.stderr, "> grpc-encoding: gzip");
     // The compressed response is far smaller than the message.
     assert!(run.stderr.contains("< message 1 ("), "{}", run.stderr);
     // A server without gzip refuses compressed requests: proof they were.
@@ -437,11 +405,7 @@ fn message_size_limits() {
     let arg = format!("@{}", path.display());
     let run = rpcurl(&["--schema", &test_schema(), "-d", &arg, &url]);
     assert_eq!(run.code, 72, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("raise it with --max-msg-size"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "raise it with --max-msg-size");
     let run = rpcurl(&[
         "--schema",
         &test_schema(),
@@ -463,11 +427,7 @@ fn message_size_limits() {
         &url,
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("more than --max-msg-size 1000"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "more than --max-msg-size 1000");
 }
 
 /// A minimal HTTP CONNECT proxy: records each request head, then splices.
@@ -534,11 +494,7 @@ fn https_proxy_from_the_environment() {
         "{}",
         heads[0]
     );
-    assert!(
-        heads[0].contains("Proxy-Authorization: Basic dXNlcjpwdw=="),
-        "{}",
-        heads[0]
-    );
+    contains(&heads[0], "Proxy-Authorization: Basic dXNlcjpwdw==");
     // HTTP_PROXY serves plaintext targets when HTTPS_PROXY is unset.
     let run = rpcurl_env(
         &["--schema", &test_schema(), "-d", "{}", &url],
@@ -561,12 +517,7 @@ fn https_proxy_from_the_environment() {
         &[("HTTPS_PROXY", &format!("http://{dead}"))],
     );
     assert_eq!(run.code, 78, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("cannot connect to the proxy {dead}")),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, &format!("cannot connect to the proxy {dead}"));
 }
 
 #[test]
@@ -617,11 +568,7 @@ fn verbose_trace_redacts_secrets_and_times_the_call() {
     let mut unredacted = args.to_vec();
     unredacted.push("--unredacted");
     let run = rpcurl(&unredacted);
-    assert!(
-        run.stderr.contains("> authorization: Bearer hunter2"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "> authorization: Bearer hunter2");
 }
 
 #[test]
@@ -639,22 +586,9 @@ fn very_verbose_shows_bodies_and_the_deadline_header() {
         &url,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("> grpc-timeout: 5000000u"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(r#"> message 1: {"fString":"body"}"#),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains(r#"< message 1 (6 bytes): {"fString":"body"}"#),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "> grpc-timeout: 5000000u");
+    contains(&run.stderr, r#"> message 1: {"fString":"body"}"#);
+    contains(&run.stderr, r#"< message 1 (6 bytes): {"fString":"body"}"#);
 }
 
 #[test]
@@ -688,12 +622,8 @@ fn include_prints_headers_and_trailers_on_stderr() {
         &format!("{}{HEADERS}", server.url()),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("< x-response-header: hello"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("< grpc-status: 0"), "{}", run.stderr);
+    contains(&run.stderr, "< x-response-header: hello");
+    contains(&run.stderr, "< grpc-status: 0");
     assert!(run.json()["headers"].is_object(), "stdout stays pure JSON");
     let run = rpcurl(&[
         "--schema",
@@ -704,7 +634,7 @@ fn include_prints_headers_and_trailers_on_stderr() {
         &format!("{}/rpcurl.test.v1.TestService/Fail", server.url()),
     ]);
     assert_eq!(run.code, 67, "{}", run.stderr);
-    assert!(run.stderr.contains("< x-trailer: bye"), "{}", run.stderr);
+    contains(&run.stderr, "< x-trailer: bye");
 }
 
 #[test]

@@ -302,12 +302,9 @@ fn reflection_while_calling_over_grpc_web() {
     assert_eq!(run.json(), json!({"fInt32": 2}));
     let run = rpcurl(&["--protocol", "grpcweb", "-d", r#"{"fInt32":2}"#, &url]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "server reflection needs a bidirectional stream, which HTTP/1.1 cannot carry"
-        ),
-        "{}",
-        run.stderr
+    contains(
+        &run.stderr,
+        "server reflection needs a bidirectional stream, which HTTP/1.1 cannot carry",
     );
     assert!(
         run.stderr.contains("--schema") && run.stderr.contains("--http2-prior-knowledge"),
@@ -329,16 +326,8 @@ fn verbose_says_which_http_version() {
         &url,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("* HTTP/1.1 (plaintext)"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("(gRPC-Web over HTTP/1.1)"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "* HTTP/1.1 (plaintext)");
+    contains(&run.stderr, "(gRPC-Web over HTTP/1.1)");
     let run = rpcurl(&[
         "--schema",
         &test_schema(),
@@ -348,11 +337,7 @@ fn verbose_says_which_http_version() {
         "-v",
         &url,
     ]);
-    assert!(
-        run.stderr.contains("(gRPC-Web over HTTP/2)"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "(gRPC-Web over HTTP/2)");
 }
 
 #[test]
@@ -365,11 +350,7 @@ fn get_needs_connect_and_a_side_effect_free_method() {
         "http://127.0.0.1:9/rpcurl.test.v1.TestService/Echo",
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("needs --protocol connect"),
-        "{}",
-        run.stderr
-    );
+    contains(&run.stderr, "needs --protocol connect");
     let run = rpcurl(&[
         "--schema",
         &test_schema(),
@@ -380,11 +361,9 @@ fn get_needs_connect_and_a_side_effect_free_method() {
         "http://127.0.0.1:9/rpcurl.test.v1.TestService/Headers",
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("is not marked idempotency_level = NO_SIDE_EFFECTS"),
-        "{}",
-        run.stderr
+    contains(
+        &run.stderr,
+        "is not marked idempotency_level = NO_SIDE_EFFECTS",
     );
 }
 
@@ -439,11 +418,9 @@ fn connect_node_over_http1() {
         &url,
     ]);
     assert_eq!(run.code, 66, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("HTTP 415 Unsupported Media Type instead of a gRPC-Web response"),
-        "{}",
-        run.stderr
+    contains(
+        &run.stderr,
+        "HTTP 415 Unsupported Media Type instead of a gRPC-Web response",
     );
 }
 

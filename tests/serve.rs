@@ -10,13 +10,9 @@ use std::process::Command;
 
 use serde_json::json;
 use support::serve::Serve;
-use support::{ReflectionMode, TestServer, descriptors, rpcurl, run_command, test_schema};
-
-/// Fails showing the whole text when `wanted` is not in it.
-#[track_caller]
-fn contains(text: &str, wanted: &str) {
-    assert!(text.contains(wanted), "expected {wanted:?} in:\n{text}");
-}
+use support::{
+    ReflectionMode, TestServer, contains, descriptors, rpcurl, run_command, test_schema,
+};
 
 fn responses() -> String {
     format!(

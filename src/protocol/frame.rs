@@ -18,16 +18,22 @@ pub struct Envelope {
 
 /// Wraps `payload` in an envelope, gzipping it first when asked.
 pub fn envelope(payload: &[u8], flags: u8, gzip: bool) -> Bytes {
-    let (flags, body) = if gzip {
-        (flags | COMPRESSED, Bytes::from(compress(payload)))
+    let mut buf = BytesMut::new();
+    if gzip {
+        put_envelope(&mut buf, &compress(payload), flags | COMPRESSED);
     } else {
-        (flags, Bytes::copy_from_slice(payload))
-    };
-    let mut buf = BytesMut::with_capacity(5 + body.len());
-    buf.put_u8(flags);
-    buf.put_u32(body.len() as u32);
-    buf.extend_from_slice(&body);
+        put_envelope(&mut buf, payload, flags);
+    }
     buf.freeze()
+}
+
+/// Appends `payload` (already compressed if `flags` says so) in an
+/// envelope to `out`: streams of small messages share one buffer this way.
+pub fn put_envelope(out: &mut BytesMut, payload: &[u8], flags: u8) {
+    out.reserve(5 + payload.len());
+    out.put_u8(flags);
+    out.put_u32(payload.len() as u32);
+    out.extend_from_slice(payload);
 }
 
 pub fn compress(data: &[u8]) -> Vec<u8> {
@@ -40,9 +46,28 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// Who sent the bytes being read: errors name them, and only the client
+/// side can raise its own limit (`--max-msg-size`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    /// rpcurl reads a response.
+    Server,
+    /// `rpcurl serve` reads a request.
+    Client,
+}
+
 /// Inflates gzip data, refusing to grow past `max` bytes: a small body can
 /// expand enormously.
 pub fn decompress(data: &[u8], max: usize) -> Result<Bytes, Status> {
+    inflate(data, max, Sender::Server)
+}
+
+/// [`decompress`] for what a client sent.
+pub fn decompress_request(data: &[u8], max: usize) -> Result<Bytes, Status> {
+    inflate(data, max, Sender::Client)
+}
+
+fn inflate(data: &[u8], max: usize, sender: Sender) -> Result<Bytes, Status> {
     let mut out = Vec::new();
     let decoder = flate2::read::GzDecoder::new(data);
     std::io::Read::read_to_end(&mut std::io::Read::take(decoder, max as u64 + 1), &mut out)
@@ -55,16 +80,25 @@ pub fn decompress(data: &[u8], max: usize) -> Result<Bytes, Status> {
     if out.len() > max {
         return Err(Status::new(
             Code::ResourceExhausted,
-            too_large(out.len(), max),
+            limit_message(out.len(), max, sender),
         ));
     }
     Ok(Bytes::from(out))
 }
 
 pub fn too_large(len: usize, max: usize) -> String {
-    format!(
-        "received a message of {len} bytes, more than the limit of {max} bytes (raise it with --max-msg-size)"
-    )
+    limit_message(len, max, Sender::Server)
+}
+
+fn limit_message(len: usize, max: usize, sender: Sender) -> String {
+    match sender {
+        Sender::Server => format!(
+            "received a message of {len} bytes, more than the limit of {max} bytes (raise it with --max-msg-size)"
+        ),
+        Sender::Client => {
+            format!("received a message of {len} bytes, more than the limit of {max} bytes")
+        }
+    }
 }
 
 /// Splits a byte stream into envelopes.
@@ -75,6 +109,7 @@ pub struct Decoder {
     gzip: bool,
     /// Flags this protocol may use besides compression.
     allowed: u8,
+    sender: Sender,
 }
 
 impl Decoder {
@@ -84,6 +119,22 @@ impl Decoder {
             max_size,
             gzip: false,
             allowed,
+            sender: Sender::Server,
+        }
+    }
+
+    /// A decoder of what a client sends (`rpcurl serve`).
+    pub fn for_requests(max_size: usize) -> Decoder {
+        Decoder {
+            sender: Sender::Client,
+            ..Decoder::new(max_size, 0)
+        }
+    }
+
+    fn sender(&self) -> &'static str {
+        match self.sender {
+            Sender::Server => "the server",
+            Sender::Client => "the client",
         }
     }
 
@@ -117,13 +168,16 @@ impl Decoder {
         if flags & !(COMPRESSED | self.allowed) != 0 {
             return Err(Status::new(
                 Code::Internal,
-                format!("the server sent a message frame with unknown flags {flags:#04x}"),
+                format!(
+                    "{} sent a message frame with unknown flags {flags:#04x}",
+                    self.sender()
+                ),
             ));
         }
         if len > self.max_size {
             return Err(Status::new(
                 Code::ResourceExhausted,
-                too_large(len, self.max_size),
+                limit_message(len, self.max_size, self.sender),
             ));
         }
         if self.buf.len() < 5 + len {
@@ -137,12 +191,15 @@ impl Decoder {
         if !self.gzip {
             return Err(Status::new(
                 Code::Internal,
-                "the server sent a compressed message without a known encoding",
+                format!(
+                    "{} sent a compressed message without a known encoding",
+                    self.sender()
+                ),
             ));
         }
         Ok(Some(Envelope {
             flags,
-            payload: decompress(&payload, self.max_size)?,
+            payload: inflate(&payload, self.max_size, self.sender)?,
         }))
     }
 }

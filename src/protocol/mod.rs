@@ -153,10 +153,7 @@ impl Wire {
                 Kind::GrpcWeb { text: true } => false,
             };
         if plain_envelope {
-            out.reserve(5 + payload.len());
-            out.extend_from_slice(&[0]);
-            out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-            out.extend_from_slice(payload);
+            frame::put_envelope(out, payload, 0);
         } else {
             out.extend_from_slice(&self.encode(payload, streams));
         }

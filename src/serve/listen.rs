@@ -5,12 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::error::{Error, Result};
+use crate::transport::tls;
 
 pub enum Listener {
     Tcp(TcpListener),
@@ -91,31 +90,15 @@ pub fn tls_acceptor(
     key: &str,
     client_ca: Option<&str>,
 ) -> Result<tokio_rustls::TlsAcceptor> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| Error::local(format!("cannot read certificates from {cert}: {e}")))?;
-    if chain.is_empty() {
-        return Err(Error::local(format!("{cert} holds no PEM certificate")));
-    }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| Error::local(format!("cannot read a private key from {key}: {e}")))?;
+    let chain = tls::read_certs(cert)?;
+    let key = tls::read_key(key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::local(format!("TLS setup failed: {e}")))?;
     let builder = match client_ca {
         Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(ca)
-                .map_err(|e| Error::local(format!("cannot read certificates from {ca}: {e}")))?
-            {
-                let cert = cert.map_err(|e| {
-                    Error::local(format!("cannot read certificates from {ca}: {e}"))
-                })?;
-                roots
-                    .add(cert)
-                    .map_err(|e| Error::local(format!("bad CA certificate in {ca}: {e}")))?;
-            }
+            let roots = tls::roots(Some(ca))?;
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,

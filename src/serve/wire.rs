@@ -4,7 +4,7 @@
 //! both share the envelope code.
 
 use base64::Engine as _;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -140,10 +140,7 @@ impl Framing {
             out.extend_from_slice(payload);
             return;
         }
-        out.reserve(5 + payload.len());
-        out.put_u8(0);
-        out.put_u32(payload.len() as u32);
-        out.extend_from_slice(payload);
+        frame::put_envelope(out, payload, 0);
     }
 
     /// gRPC-Web-text sends its body in base64; each chunk is encoded on its
@@ -366,7 +363,7 @@ impl Requests {
                     Protocol::ConnectStream => encoding("connect-content-encoding")?,
                     _ => encoding("grpc-encoding")?,
                 };
-                let mut decoder = Decoder::new(max_size, 0);
+                let mut decoder = Decoder::for_requests(max_size);
                 decoder.set_gzip(gzip);
                 Source::Envelopes {
                     body,
@@ -394,9 +391,7 @@ impl Requests {
                 };
                 let bytes = read_limited(body, self.max_size).await?;
                 if *gzip {
-                    Ok(Some(
-                        frame::decompress(&bytes, self.max_size).map_err(client_side)?,
-                    ))
+                    Ok(Some(frame::decompress_request(&bytes, self.max_size)?))
                 } else {
                     Ok(Some(bytes))
                 }
@@ -407,7 +402,7 @@ impl Requests {
                 text,
                 done,
             } => loop {
-                if let Some(envelope) = decoder.next_envelope().map_err(client_side)? {
+                if let Some(envelope) = decoder.next_envelope()? {
                     return Ok(Some(envelope.payload));
                 }
                 if *done {
@@ -432,7 +427,12 @@ impl Requests {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
                             match text {
-                                Some(t) => decoder.push(&t.push(&data).map_err(client_side)?),
+                                Some(t) => decoder.push(&t.push(&data).map_err(|_| {
+                                    Status::new(
+                                        Code::InvalidArgument,
+                                        "the gRPC-Web-text request is not valid base64",
+                                    )
+                                })?),
                                 None => decoder.push(&data),
                             }
                         }
@@ -441,15 +441,6 @@ impl Requests {
             },
         }
     }
-}
-
-/// The envelope code speaks from a client's point of view.
-fn client_side(mut status: Status) -> Status {
-    status.message = status
-        .message
-        .replace("the server sent", "the client sent")
-        .replace(" (raise it with --max-msg-size)", "");
-    status
 }
 
 async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Status> {
@@ -486,7 +477,7 @@ fn get_message(query: Option<&str>) -> Result<Bytes, Status> {
     };
     match query_param(query, "compression").as_deref() {
         None | Some("identity") => Ok(Bytes::from(bytes)),
-        Some("gzip") => frame::decompress(&bytes, crate::protocol::DEFAULT_MAX_RECEIVE),
+        Some("gzip") => frame::decompress_request(&bytes, crate::protocol::DEFAULT_MAX_RECEIVE),
         Some(other) => Err(Status::new(
             Code::Unimplemented,
             format!("compression {other} is not supported (gzip and identity are)"),

@@ -139,8 +139,8 @@ fn packable(kind: &Kind) -> bool {
     !matches!(kind, Kind::String | Kind::Bytes | Kind::Message(_))
 }
 
-/// A scalar value, converted and range-checked.
-enum Scalar {
+/// A scalar value, converted and range-checked; strings borrow the JSON.
+enum Scalar<'a> {
     /// int32, int64, uint32, uint64, bool and enums: the varint as written.
     Varint(u64),
     /// sint32 and sint64, zigzag-encoded.
@@ -149,10 +149,10 @@ enum Scalar {
     Fixed64(u64),
     Float(f32),
     Double(f64),
-    Len(Vec<u8>),
+    Len(std::borrow::Cow<'a, [u8]>),
 }
 
-impl Scalar {
+impl Scalar<'_> {
     fn is_default(&self) -> bool {
         match self {
             Scalar::Varint(v) | Scalar::Zigzag(v) | Scalar::Fixed64(v) => *v == 0,
@@ -196,7 +196,7 @@ impl Scalar {
     }
 }
 
-fn scalar(kind: &Kind, value: &Json) -> Result<Scalar, Declined> {
+fn scalar<'a>(kind: &Kind, value: &'a Json) -> Result<Scalar<'a>, Declined> {
     Ok(match kind {
         Kind::Int32 => Scalar::Varint(i64::from(int::<i32>(value)?) as u64),
         Kind::Int64 => Scalar::Varint(int::<i64>(value)? as u64),
@@ -227,7 +227,7 @@ fn scalar(kind: &Kind, value: &Json) -> Result<Scalar, Declined> {
             Scalar::Float(v as f32)
         }
         Kind::String => match value {
-            Json::String(s) => Scalar::Len(s.as_bytes().to_vec()),
+            Json::String(s) => Scalar::Len(s.as_bytes().into()),
             _ => return Err(Declined),
         },
         Kind::Bytes => match value {
@@ -237,7 +237,7 @@ fn scalar(kind: &Kind, value: &Json) -> Result<Scalar, Declined> {
                     .decode(s)
                     .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(s))
                     .map_err(|_| Declined)?;
-                Scalar::Len(decoded)
+                Scalar::Len(decoded.into())
             }
             _ => return Err(Declined),
         },

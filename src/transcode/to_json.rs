@@ -53,7 +53,7 @@ fn message<S: Serializer>(
         occurrences.sort_by_key(|o| o.number);
     }
     let mut map = serializer.serialize_map(None)?;
-    let mut oneofs_seen: Vec<String> = Vec::new();
+    let mut oneofs_seen: Vec<prost_reflect::OneofDescriptor> = Vec::new();
     let mut i = 0;
     while i < occurrences.len() {
         let number = occurrences[i].number;
@@ -93,10 +93,10 @@ fn message<S: Serializer>(
             return Err(declined());
         }
         if let Some(oneof) = field.containing_oneof() {
-            if oneofs_seen.iter().any(|seen| seen == oneof.name()) {
+            if oneofs_seen.contains(&oneof) {
                 return Err(declined());
             }
-            oneofs_seen.push(oneof.name().to_string());
+            oneofs_seen.push(oneof);
         }
         let wire = group[0].wire;
         if !field.supports_presence() && is_default(&field, wire)? {

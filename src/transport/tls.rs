@@ -39,12 +39,7 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig> {
     let mut config = match (&options.cert, &options.key) {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                Error::local(format!(
-                    "cannot read a private key from {key}: {}",
-                    pem_error(&e)
-                ))
-            })?;
+            let key = read_key(key)?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
                 Error::local(format!(
                     "the client certificate and key do not go together: {e}"
@@ -60,7 +55,8 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig> {
     Ok(config)
 }
 
-fn roots(cacert: Option<&str>) -> Result<rustls::RootCertStore> {
+/// The CA certificates of `cacert` (PEM), or the system's roots.
+pub(crate) fn roots(cacert: Option<&str>) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     match cacert {
         Some(path) => {
@@ -80,7 +76,8 @@ fn roots(cacert: Option<&str>) -> Result<rustls::RootCertStore> {
     Ok(roots)
 }
 
-fn read_certs(path: &str) -> Result<Vec<CertificateDer<'static>>> {
+/// The certificates of a PEM file; at least one.
+pub(crate) fn read_certs(path: &str) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
         .map_err(|e| {
@@ -93,6 +90,16 @@ fn read_certs(path: &str) -> Result<Vec<CertificateDer<'static>>> {
         return Err(Error::local(format!("{path} holds no PEM certificate")));
     }
     Ok(certs)
+}
+
+/// The private key of a PEM file.
+pub(crate) fn read_key(path: &str) -> Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        Error::local(format!(
+            "cannot read a private key from {path}: {}",
+            pem_error(&e)
+        ))
+    })
 }
 
 fn pem_error(err: &rustls::pki_types::pem::Error) -> String {

@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 #[allow(unused_imports)]
 pub use server::{ReflectionMode, ServerOptions, TestServer};
 
+/// Fails showing the whole text when `wanted` is not in it.
+#[track_caller]
+pub fn contains(text: &str, wanted: &str) {
+    assert!(text.contains(wanted), "expected {wanted:?} in:\n{text}");
+}
+
 pub fn descriptors(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("descriptors")
