@@ -181,7 +181,7 @@ impl Session {
             Some(Reflection::new(
                 channel,
                 headers,
-                cli.reflect_protocol,
+                cli.reflect_version(),
                 &wire,
             ))
         } else {

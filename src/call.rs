@@ -11,9 +11,8 @@ use prost_reflect::{
 };
 use tokio::sync::oneshot;
 
-use crate::cli::Format;
 use crate::error::{Error, Result};
-use crate::formats;
+use crate::formats::{self, Format};
 use crate::input::{self, Request, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::Printer;

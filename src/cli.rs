@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, ValueEnum};
 
 use crate::error::{Error, Result};
+use crate::units::{parse_duration, parse_size};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -323,32 +324,6 @@ pub enum Compression {
     Gzip,
 }
 
-/// Parses a byte count: `4194304`, `4MiB`, `512KiB`, `10MB`.
-pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size: use bytes (4194304) or a unit (4MiB)"))?;
-    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1024,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1024 * 1024,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1024 * 1024 * 1024,
-        _ => {
-            return Err(format!(
-                "'{text}' is not a size: use bytes (4194304) or a unit (4MiB)"
-            ));
-        }
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("'{text}' is too large"))
-}
-
 /// Schema tools: each works from --schema files, .proto sources, server
 /// reflection (give TARGET), or several together.
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -505,44 +480,6 @@ pub enum ErrorFormat {
     Json,
 }
 
-/// Parses `2.5` (seconds) or a duration with a unit (`2500ms`, `10s`, `1m`,
-/// `1h`, `1m30s`), as buf's --timeout takes it.
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    let bad =
-        || format!("'{text}' is not a duration: use seconds (2.5) or a unit (500ms, 10s, 1m)");
-    if let Ok(secs) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
-}
-
 impl Command {
     pub fn clone_args(&self) -> Command {
         self.clone()
@@ -551,8 +488,21 @@ impl Command {
 
 impl Cli {
     /// --format for messages (calls, encode, decode): JSON by default.
-    pub fn call_format(&self) -> Format {
-        self.format.unwrap_or(Format::Json)
+    pub fn call_format(&self) -> crate::formats::Format {
+        match self.format {
+            None | Some(Format::Json) => crate::formats::Format::Json,
+            Some(Format::Text) => crate::formats::Format::Text,
+            Some(Format::Binary) => crate::formats::Format::Binary,
+        }
+    }
+
+    /// --reflect-protocol, in the schema layer's terms.
+    pub fn reflect_version(&self) -> Option<crate::schema::reflection::Version> {
+        use crate::schema::reflection::Version;
+        self.reflect_protocol.map(|p| match p {
+            ReflectProtocol::V1 => Version::V1,
+            ReflectProtocol::V1Alpha => Version::V1Alpha,
+        })
     }
 
     /// Checks that clap cannot express; all of them run before any I/O.
@@ -653,30 +603,6 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
-        assert_eq!(
-            parse_duration("2500ms").unwrap(),
-            Duration::from_millis(2500)
-        );
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5parsecs").is_err());
-        assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4194304").unwrap(), 4 << 20);
-        assert_eq!(parse_size("4MiB").unwrap(), 4 << 20);
-        assert_eq!(parse_size("10kb").unwrap(), 10_000);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("99999999999999999999GiB").is_err());
-    }
 
     #[test]
     fn clap_definition_is_consistent() {

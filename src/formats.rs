@@ -13,11 +13,18 @@ use prost_reflect::text_format::FormatOptions;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor};
 use tokio::sync::mpsc;
 
-use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::input::{self, DataSource, Request, Requests};
 
 /// Separates text-format messages in a stream.
+/// How request messages are read and responses written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+    Binary,
+}
+
 pub const RECORD_SEPARATOR: u8 = 0x1e;
 
 /// Request messages from `source` in `format`.

@@ -25,6 +25,7 @@ pub mod tools;
 pub mod trace;
 pub mod transcode;
 pub mod transport;
+pub mod units;
 
 use std::io::Write;
 

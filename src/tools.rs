@@ -159,7 +159,7 @@ async fn serve(cli: &Cli, args: ServeArgs) -> Result<()> {
 }
 
 async fn encode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
-    if cli.call_format() == Format::Binary {
+    if cli.call_format() == formats::Format::Binary {
         return Err(Error::usage(
             "encode reads JSON or text (--format json|text)",
         ));
@@ -204,7 +204,7 @@ async fn encode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
 }
 
 async fn decode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
-    if cli.call_format() == Format::Binary {
+    if cli.call_format() == formats::Format::Binary {
         return Err(Error::usage(
             "decode writes JSON or text (--format json|text)",
         ));
@@ -215,7 +215,7 @@ async fn decode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
     let mut printer = printer(cli)?;
     let print = |printer: &mut Printer, message: &DynamicMessage, index: usize| -> Result<()> {
         match cli.call_format() {
-            Format::Text => {
+            formats::Format::Text => {
                 if index > 1 {
                     printer.raw(&[formats::RECORD_SEPARATOR, b'\n'])?;
                 }

@@ -17,7 +17,6 @@ use tonic_reflection::pb::v1::{
 };
 
 use super::pool::{self, RawFile};
-use crate::cli::ReflectProtocol;
 use crate::error::{Error, Result};
 use crate::protocol::{Kind, Reader, Wire};
 use crate::status::{Code, Status};
@@ -26,17 +25,24 @@ use crate::transport::{BodySender, Channel, HttpVersion, fed_body};
 const V1_PATH: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 const V1ALPHA_PATH: &str = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
+/// Which reflection service to ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V1Alpha,
+}
+
 pub struct Reflection {
     channel: Channel,
     headers: HeaderMap,
     /// --reflect-protocol, if given.
-    protocol: Option<ReflectProtocol>,
+    protocol: Option<Version>,
     forced: bool,
     /// gRPC first, then the call's protocol when it is another.
     wires: Vec<Wire>,
     /// (wire, version) pairs to try, in order; narrowed to the one that
     /// worked after the first answer.
-    attempts: Vec<(usize, ReflectProtocol)>,
+    attempts: Vec<(usize, Version)>,
     attempt: usize,
     stream: Option<Stream>,
     pool: DescriptorPool,
@@ -54,7 +60,7 @@ impl Reflection {
     pub fn new(
         channel: Channel,
         headers: HeaderMap,
-        protocol: Option<ReflectProtocol>,
+        protocol: Option<Version>,
         call_wire: &Wire,
     ) -> Reflection {
         let mut wires = vec![Wire::grpc()];
@@ -66,7 +72,7 @@ impl Reflection {
         }
         let versions = match protocol {
             Some(v) => vec![v],
-            None => vec![ReflectProtocol::V1, ReflectProtocol::V1Alpha],
+            None => vec![Version::V1, Version::V1Alpha],
         };
         let attempts = (0..wires.len())
             .flat_map(|w| versions.iter().map(move |v| (w, *v)))
@@ -238,8 +244,8 @@ impl Reflection {
                 };
                 let wire = self.wires[wire_index].clone();
                 let path = match version {
-                    ReflectProtocol::V1 => V1_PATH,
-                    ReflectProtocol::V1Alpha => V1ALPHA_PATH,
+                    Version::V1 => V1_PATH,
+                    Version::V1Alpha => V1ALPHA_PATH,
                 };
                 let plan = wire.plan(path, (true, true), None, crate::USER_AGENT, None);
                 let mut headers = plan.headers;
@@ -319,12 +325,12 @@ fn has_symbol(pool: &DescriptorPool, symbol: &str) -> bool {
         || pool.get_extension_by_name(symbol).is_some()
 }
 
-fn no_reflection(forced: bool, protocol: Option<ReflectProtocol>) -> Error {
-    let protocol = protocol.unwrap_or(ReflectProtocol::V1);
+fn no_reflection(forced: bool, protocol: Option<Version>) -> Error {
+    let protocol = protocol.unwrap_or(Version::V1);
     let which = if forced {
         match protocol {
-            ReflectProtocol::V1 => "grpc.reflection.v1 is",
-            ReflectProtocol::V1Alpha => "grpc.reflection.v1alpha is",
+            Version::V1 => "grpc.reflection.v1 is",
+            Version::V1Alpha => "grpc.reflection.v1alpha is",
         }
     } else {
         "neither grpc.reflection.v1 nor v1alpha is"

@@ -293,7 +293,7 @@ impl DurationSpec {
         match self {
             DurationSpec::Seconds(s) if s >= 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
             DurationSpec::Seconds(s) => Err(format!("{s} is not a duration")),
-            DurationSpec::Text(text) => crate::cli::parse_duration(&text),
+            DurationSpec::Text(text) => crate::units::parse_duration(&text),
         }
     }
 }
