@@ -16,11 +16,11 @@ use crate::formats;
 use crate::headers::{self, HeaderArg};
 use crate::input::DataSource;
 use crate::output::{self, Printer};
-use crate::protocol::{self, Codec, Kind, Wire};
+use crate::protocol::{self, Codec, Wire};
 use crate::schema::{Schema, files, reflection::Reflection};
 use crate::target::{self, Server};
 use crate::trace::Trace;
-use crate::transport::{self, Channel, ConnectOptions, tls::TlsOptions};
+use crate::transport::{self, Channel, DialOptions, tls::TlsOptions};
 
 /// stdin is read at most once, in order: headers (up to a blank line when
 /// the body follows), then a schema or the body.
@@ -124,7 +124,7 @@ impl Session {
             .iter()
             .find(|(n, _)| n == http::header::HOST)
             .and_then(|(_, v)| v.to_str().ok().map(str::to_string));
-        let connect_options = ConnectOptions {
+        let connect_options = DialOptions {
             authority: cli.authority.clone().or(host_header),
             server_name: cli.servername.clone(),
             tls: TlsOptions {
@@ -150,12 +150,12 @@ impl Session {
             trace: trace.clone(),
         };
         let wire = Wire {
-            kind: match cli.protocol {
-                Protocol::Grpc => Kind::Grpc,
-                Protocol::Grpcweb => Kind::GrpcWeb {
+            protocol: match cli.protocol {
+                Protocol::Grpc => protocol::Protocol::Grpc,
+                Protocol::Grpcweb => protocol::Protocol::GrpcWeb {
                     text: cli.grpcweb_text,
                 },
-                Protocol::Connect => Kind::Connect,
+                Protocol::Connect => protocol::Protocol::Connect,
             },
             codec: match cli.codec {
                 CodecArg::Proto => Codec::Proto,
@@ -372,7 +372,7 @@ fn add_credentials(
 /// a call from --schema dials only after its input has been read.
 struct LazyChannel {
     server: Option<Server>,
-    options: ConnectOptions,
+    options: DialOptions,
     channel: Option<Channel>,
 }
 
@@ -385,7 +385,7 @@ impl LazyChannel {
             .server
             .as_ref()
             .ok_or_else(|| Error::usage("no server URL given"))?;
-        let channel = transport::connect(server, &self.options).await?;
+        let channel = transport::dial(server, &self.options).await?;
         self.channel = Some(channel.clone());
         Ok(channel)
     }

@@ -16,7 +16,7 @@ use crate::formats::{self, Format};
 use crate::input::{self, Request, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::Printer;
-use crate::protocol::{Codec, Kind, Wire};
+use crate::protocol::{Codec, Protocol, Streaming, Wire};
 use crate::schema::{Resolved, Schema};
 use crate::status::Code;
 use crate::trace::{self, Trace};
@@ -59,7 +59,7 @@ pub async fn single_request(
 /// `idempotency_level = NO_SIDE_EFFECTS`.
 pub fn check_get(method: &MethodDescriptor, wire: &Wire) -> Result<()> {
     const NO_SIDE_EFFECTS: i32 = 1;
-    if wire.kind != Kind::Connect {
+    if wire.protocol != Protocol::Connect {
         return Err(Error::usage("--http-method GET needs --protocol connect"));
     }
     if method.is_client_streaming() || method.is_server_streaming() {
@@ -134,7 +134,7 @@ fn frame_request(
     desc: &MessageDescriptor,
     index: usize,
     options: &CallOptions,
-    streams: (bool, bool),
+    streams: Streaming,
     out: &mut bytes::BytesMut,
 ) -> Result<()> {
     let (payload, message) = match (request, options.wire.codec) {
@@ -181,13 +181,20 @@ pub async fn run(
     let method = &resolved.method;
     let source = resolved.source;
     let trace = options.trace.clone();
-    let streams = (method.is_client_streaming(), method.is_server_streaming());
+    let streams = Streaming {
+        client: method.is_client_streaming(),
+        server: method.is_server_streaming(),
+    };
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-    if streams.0 && channel.version() == HttpVersion::Http1 {
+    if streams.client && channel.version() == HttpVersion::Http1 {
         return Err(Error::local(format!(
             "{} is {} streaming, which needs HTTP/2, and this connection is HTTP/1.1: use --http2-prior-knowledge (http://) or a server that offers h2 (https://)",
             method.full_name(),
-            if streams.1 { "bidirectional" } else { "client" }
+            if streams.server {
+                "bidirectional"
+            } else {
+                "client"
+            }
         )));
     }
 
@@ -211,7 +218,7 @@ pub async fn run(
             plan.method,
             channel.server().base_path,
             plan.path_and_query,
-            options.wire.kind.name(),
+            options.wire.protocol.name(),
             channel.version()
         ),
     );

@@ -43,32 +43,11 @@ pub fn request_headers(
         headers.insert(http::header::USER_AGENT, ua);
     }
     if let Some(timeout) = timeout
-        && let Ok(value) = HeaderValue::from_str(&encode_timeout(timeout))
+        && let Ok(value) = HeaderValue::from_str(&super::timeout::encode(timeout))
     {
         headers.insert("grpc-timeout", value);
     }
     headers
-}
-
-/// Encodes a deadline as gRPC's `grpc-timeout` (at most 8 digits and a
-/// unit), choosing the finest unit that fits.
-pub fn encode_timeout(timeout: Duration) -> String {
-    const MAX: u128 = 99_999_999;
-    let nanos = timeout.as_nanos();
-    for (unit, per) in [
-        ("n", 1u128),
-        ("u", 1_000),
-        ("m", 1_000_000),
-        ("S", 1_000_000_000),
-        ("M", 60_000_000_000),
-        ("H", 3_600_000_000_000),
-    ] {
-        let value = nanos.div_ceil(per);
-        if value <= MAX {
-            return format!("{value}{unit}");
-        }
-    }
-    format!("{MAX}H")
 }
 
 /// Reads grpc-status, grpc-message and grpc-status-details-bin.
@@ -216,20 +195,6 @@ fn bad_text() -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timeouts_use_the_finest_unit_that_fits() {
-        assert_eq!(encode_timeout(Duration::from_millis(2500)), "2500000u");
-        assert_eq!(encode_timeout(Duration::from_secs(1000)), "1000000m");
-        assert_eq!(
-            encode_timeout(Duration::from_secs(86400 * 365)),
-            "31536000S"
-        );
-        assert_eq!(
-            encode_timeout(Duration::from_secs(86400 * 3650)),
-            "5256000M"
-        );
-    }
 
     #[test]
     fn status_from_trailers() {

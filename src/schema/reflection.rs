@@ -18,7 +18,7 @@ use tonic_reflection::pb::v1::{
 
 use super::pool::{self, RawFile};
 use crate::error::{Error, Result};
-use crate::protocol::{Kind, Reader, Wire};
+use crate::protocol::{Protocol, Reader, Streaming, Wire};
 use crate::status::{Code, Status};
 use crate::transport::{BodySender, Channel, HttpVersion, fed_body};
 
@@ -64,7 +64,7 @@ impl Reflection {
         call_wire: &Wire,
     ) -> Reflection {
         let mut wires = vec![Wire::grpc()];
-        if call_wire.kind != Kind::Grpc {
+        if call_wire.protocol != Protocol::Grpc {
             let mut other = call_wire.clone();
             other.codec = crate::protocol::Codec::Proto;
             other.gzip = false;
@@ -247,7 +247,7 @@ impl Reflection {
                     Version::V1 => V1_PATH,
                     Version::V1Alpha => V1ALPHA_PATH,
                 };
-                let plan = wire.plan(path, (true, true), None, crate::USER_AGENT, None);
+                let plan = wire.plan(path, Streaming::BIDI, None, crate::USER_AGENT, None);
                 let mut headers = plan.headers;
                 crate::headers::extend_map(&mut headers, &self.headers);
                 let (sender, body) = fed_body();
@@ -257,12 +257,14 @@ impl Reflection {
                     .await?;
                 self.stream = Some(Stream {
                     sender,
-                    reader: wire.reader(future, (true, true)),
+                    reader: wire.reader(future, Streaming::BIDI),
                     wire,
                 });
             }
             let stream = self.stream.as_mut().expect("opened above");
-            let frame = stream.wire.encode(&message.encode_to_vec(), (true, true));
+            let frame = stream
+                .wire
+                .encode(&message.encode_to_vec(), Streaming::BIDI);
             let sent = stream.sender.send(frame).await;
             let answer = if sent {
                 stream.reader.message().await

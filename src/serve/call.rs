@@ -14,8 +14,8 @@ use super::Shared;
 use super::answers::{Answer, Encoded, StreamMode, encode_json};
 use super::builtin::{self, Builtin};
 use super::log::CallInfo;
-use super::wire::Requests;
 use crate::protocol::Codec;
+use crate::protocol::server::Requests;
 use crate::status::{Code, Status};
 
 /// What a call sends, in order: messages, then one end.

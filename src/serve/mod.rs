@@ -12,7 +12,6 @@ mod builtin;
 mod call;
 mod listen;
 mod log;
-mod wire;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -29,13 +28,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 use tokio::sync::mpsc;
 
+use crate::protocol::server::{self as wire, End, Framing};
 pub use answers::Answers;
 use builtin::Builtin;
 use call::{Call, Event};
 pub use listen::Listener;
 use log::CallInfo;
 pub use log::Log;
-use wire::{End, Framing};
 
 use crate::error::{Error, Result};
 use crate::status::{Code, Status};
@@ -389,7 +388,7 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
         .get(method.full_name())
         .map(|a| a.headers.clone())
         .unwrap_or_default();
-    let deadline = deadline(framing, &parts.headers);
+    let deadline = crate::protocol::timeout::from_headers(framing.style, &parts.headers);
     let (tx, mut rx) = mpsc::channel(256);
     let info = CallInfo {
         peer: peer.to_string(),
@@ -472,7 +471,7 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(framing.content_type()),
     );
-    if framing.protocol == wire::Protocol::Grpc {
+    if framing.style == wire::Style::Grpc {
         headers.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
     }
     extend(headers, &answer_headers);
@@ -522,38 +521,6 @@ fn error_response(framing: Framing, status: &Status, trailers: &HeaderMap) -> Re
         HeaderValue::from_static(framing.content_type()),
     );
     response
-}
-
-/// The client's deadline: grpc-timeout, or Connect's connect-timeout-ms.
-fn deadline(framing: Framing, headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match framing.protocol {
-        wire::Protocol::ConnectUnary { .. } | wire::Protocol::ConnectStream => {
-            text("connect-timeout-ms")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_millis)
-        }
-        _ => text("grpc-timeout").and_then(parse_grpc_timeout),
-    }
-}
-
-/// `grpc-timeout`: up to eight digits and a unit (H, M, S, m, u, n).
-fn parse_grpc_timeout(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.len() < 2 || text.len() > 9 {
-        return None;
-    }
-    let (digits, unit) = text.split_at(text.len() - 1);
-    let value: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(value * 3600),
-        "M" => Duration::from_secs(value * 60),
-        "S" => Duration::from_secs(value),
-        "m" => Duration::from_millis(value),
-        "u" => Duration::from_micros(value),
-        "n" => Duration::from_nanos(value),
-        _ => return None,
-    })
 }
 
 /// A log that prints nothing (the demo's server).
@@ -630,19 +597,4 @@ pub async fn run(pool: DescriptorPool, options: ServeOptions) -> Result<()> {
         "services": shared.services,
     }));
     serve(listener, shared, acceptor).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_timeouts() {
-        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
-        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_grpc_timeout("m"), None);
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-        assert_eq!(parse_grpc_timeout("10x"), None);
-    }
 }

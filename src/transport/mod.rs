@@ -6,7 +6,8 @@
 //! bodies that are either whole or fed chunk by chunk. Framing lives in
 //! `crate::protocol`.
 
-pub mod connect;
+mod dial;
+pub use dial::{DialOptions, dial};
 pub mod proxy;
 pub mod tls;
 
@@ -24,8 +25,6 @@ use tokio::sync::{Mutex, mpsc};
 use crate::error::{Error, Result};
 use crate::status::{Code, Status};
 use crate::target::Server;
-
-pub use connect::{ConnectOptions, connect};
 
 /// Why a request body was cut short; hyper turns it into RST_STREAM, which
 /// tells the server the stream is abandoned rather than complete.

@@ -1681,10 +1681,10 @@ mod tests {
         static POOL: OnceLock<DescriptorPool> = OnceLock::new();
         POOL.get_or_init(|| {
             let mut pool = DescriptorPool::global();
-            pool.decode_file_descriptor_set(&include_bytes!("../descriptors/test.binpb")[..])
+            pool.decode_file_descriptor_set(&include_bytes!("../../descriptors/test.binpb")[..])
                 .expect("test.binpb");
             pool.decode_file_descriptor_set(
-                &include_bytes!("../conformance/conformance.binpb")[..],
+                &include_bytes!("../../conformance/conformance.binpb")[..],
             )
             .expect("conformance.binpb");
             pool

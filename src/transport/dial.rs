@@ -24,7 +24,7 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 #[derive(Clone)]
-pub struct ConnectOptions {
+pub struct DialOptions {
     /// Overrides `:authority` (and the name TLS verifies unless
     /// `server_name`), from --authority or a `Host:` header.
     pub authority: Option<String>,
@@ -44,9 +44,9 @@ pub struct ConnectOptions {
     pub trace: Trace,
 }
 
-impl Default for ConnectOptions {
+impl Default for DialOptions {
     fn default() -> Self {
-        ConnectOptions {
+        DialOptions {
             authority: None,
             server_name: None,
             tls: TlsOptions::default(),
@@ -63,7 +63,7 @@ impl Default for ConnectOptions {
 /// Opens the connection and completes the HTTP/2 handshake (including the
 /// server's SETTINGS, so a server that accepts and never answers fails here,
 /// within --connect-timeout).
-pub async fn connect(server: &Server, options: &ConnectOptions) -> Result<Channel> {
+pub async fn dial(server: &Server, options: &DialOptions) -> Result<Channel> {
     let what = match &server.unix {
         Some(path) => format!("unix:{}", path.display()),
         None => format!("{}:{}", server.host, server.port),
@@ -79,7 +79,7 @@ pub async fn connect(server: &Server, options: &ConnectOptions) -> Result<Channe
     }
 }
 
-async fn establish(server: &Server, options: &ConnectOptions, what: &str) -> Result<Channel> {
+async fn establish(server: &Server, options: &DialOptions, what: &str) -> Result<Channel> {
     let trace = &options.trace;
     let authority = options
         .authority
@@ -180,7 +180,7 @@ async fn http1(io: Box<dyn Io>, what: &str) -> Result<Sender> {
 async fn http2(
     io: Box<dyn Io>,
     server: &Server,
-    options: &ConnectOptions,
+    options: &DialOptions,
     what: &str,
 ) -> Result<Sender> {
     let sniffer = Sniffer::default();
@@ -238,7 +238,7 @@ async fn http2(
     Ok(Sender::Http2(sender))
 }
 
-async fn tcp(server: &Server, options: &ConnectOptions, what: &str) -> Result<TcpStream> {
+async fn tcp(server: &Server, options: &DialOptions, what: &str) -> Result<TcpStream> {
     let trace = &options.trace;
     let stream = match proxy::from_env(&server.host, server.port, server.tls)? {
         Some(p) => {
@@ -293,7 +293,7 @@ async fn tls_handshake(
     config: Arc<rustls::ClientConfig>,
     name: &str,
     what: &str,
-    options: &ConnectOptions,
+    options: &DialOptions,
 ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Io>>> {
     let trace = &options.trace;
     let server_name = ServerName::try_from(name.to_string())

@@ -1,6 +1,6 @@
 //! The server side of the three protocols: which one a request speaks (from
 //! its method and content type), how its messages are read, and how answers
-//! and the final status are framed. The client side lives in `protocol/`;
+//! and the final status are framed. The client side is `client.rs`;
 //! both share the envelope code.
 
 use base64::Engine as _;
@@ -9,16 +9,13 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::protocol::Codec;
-use crate::protocol::frame::{self, Decoder};
-use crate::protocol::grpc::{RpcStatus, TextDecoder};
+use super::frame::{self, Decoder};
+use super::grpc::{RpcStatus, TextDecoder};
+use super::{CONNECT_END_STREAM, Codec, GRPC_WEB_TRAILER};
 use crate::status::{Code, Status};
 
-const GRPC_WEB_TRAILER: u8 = 0x80;
-const CONNECT_END_STREAM: u8 = 0x02;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
+pub enum Style {
     Grpc,
     GrpcWeb {
         text: bool,
@@ -34,7 +31,7 @@ pub enum Protocol {
 /// A request's protocol and message encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Framing {
-    pub protocol: Protocol,
+    pub style: Style,
     pub codec: Codec,
 }
 
@@ -51,7 +48,7 @@ impl Framing {
                 _ => return None,
             };
             return Some(Framing {
-                protocol: Protocol::ConnectUnary { get: true },
+                style: Style::ConnectUnary { get: true },
                 codec,
             });
         }
@@ -76,62 +73,62 @@ impl Framing {
             Some(_) => None,
         };
         let (protocol, codec) = match base.as_str() {
-            "application/grpc" => (Protocol::Grpc, codec(subtype.as_deref())?),
-            "application/grpc-web" => (
-                Protocol::GrpcWeb { text: false },
-                codec(subtype.as_deref())?,
-            ),
+            "application/grpc" => (Style::Grpc, codec(subtype.as_deref())?),
+            "application/grpc-web" => (Style::GrpcWeb { text: false }, codec(subtype.as_deref())?),
             "application/grpc-web-text" => {
-                (Protocol::GrpcWeb { text: true }, codec(subtype.as_deref())?)
+                (Style::GrpcWeb { text: true }, codec(subtype.as_deref())?)
             }
-            "application/connect" => (Protocol::ConnectStream, codec(subtype.as_deref())?),
+            "application/connect" => (Style::ConnectStream, codec(subtype.as_deref())?),
             "application/proto" if subtype.is_none() => {
-                (Protocol::ConnectUnary { get: false }, Codec::Proto)
+                (Style::ConnectUnary { get: false }, Codec::Proto)
             }
             "application/json" if subtype.is_none() => {
-                (Protocol::ConnectUnary { get: false }, Codec::Json)
+                (Style::ConnectUnary { get: false }, Codec::Json)
             }
             _ => return None,
         };
-        Some(Framing { protocol, codec })
+        Some(Framing {
+            style: protocol,
+            codec,
+        })
     }
 
     /// The protocol's name in logs.
     pub fn name(&self) -> &'static str {
-        match self.protocol {
-            Protocol::Grpc => "grpc",
-            Protocol::GrpcWeb { text: false } => "grpc-web",
-            Protocol::GrpcWeb { text: true } => "grpc-web-text",
-            Protocol::ConnectUnary { get: false } => "connect",
-            Protocol::ConnectUnary { get: true } => "connect-get",
-            Protocol::ConnectStream => "connect-stream",
+        match self.style {
+            Style::Grpc => "grpc",
+            Style::GrpcWeb { text: false } => "grpc-web",
+            Style::GrpcWeb { text: true } => "grpc-web-text",
+            Style::ConnectUnary { get: false } => "connect",
+            Style::ConnectUnary { get: true } => "connect-get",
+            Style::ConnectStream => "connect-stream",
         }
     }
 
     pub fn content_type(&self) -> &'static str {
         let json = self.codec == Codec::Json;
-        match (self.protocol, json) {
-            (Protocol::Grpc, false) => "application/grpc",
-            (Protocol::Grpc, true) => "application/grpc+json",
-            (Protocol::GrpcWeb { text: false }, false) => "application/grpc-web+proto",
-            (Protocol::GrpcWeb { text: false }, true) => "application/grpc-web+json",
-            (Protocol::GrpcWeb { text: true }, false) => "application/grpc-web-text+proto",
-            (Protocol::GrpcWeb { text: true }, true) => "application/grpc-web-text+json",
-            (Protocol::ConnectUnary { .. }, false) => "application/proto",
-            (Protocol::ConnectUnary { .. }, true) => "application/json",
-            (Protocol::ConnectStream, false) => "application/connect+proto",
-            (Protocol::ConnectStream, true) => "application/connect+json",
+        match (self.style, json) {
+            (Style::Grpc, false) => "application/grpc",
+            (Style::Grpc, true) => "application/grpc+json",
+            (Style::GrpcWeb { text: false }, false) => "application/grpc-web+proto",
+            (Style::GrpcWeb { text: false }, true) => "application/grpc-web+json",
+            (Style::GrpcWeb { text: true }, false) => "application/grpc-web-text+proto",
+            (Style::GrpcWeb { text: true }, true) => "application/grpc-web-text+json",
+            (Style::ConnectUnary { .. }, false) => "application/proto",
+            (Style::ConnectUnary { .. }, true) => "application/json",
+            (Style::ConnectStream, false) => "application/connect+proto",
+            (Style::ConnectStream, true) => "application/connect+json",
         }
     }
 
     pub fn is_connect_unary(&self) -> bool {
-        matches!(self.protocol, Protocol::ConnectUnary { .. })
+        matches!(self.style, Style::ConnectUnary { .. })
     }
 
     /// Whether the status travels in HTTP trailers (gRPC), so that an
     /// error with no messages can be answered in the headers alone.
     pub fn status_in_trailers(&self) -> bool {
-        self.protocol == Protocol::Grpc
+        self.style == Style::Grpc
     }
 
     /// Appends one answer message, framed, to `out`.
@@ -146,8 +143,8 @@ impl Framing {
     /// gRPC-Web-text sends its body in base64; each chunk is encoded on its
     /// own, as the protocol allows.
     pub fn finish_chunk(&self, chunk: BytesMut) -> Bytes {
-        match self.protocol {
-            Protocol::GrpcWeb { text: true } => {
+        match self.style {
+            Style::GrpcWeb { text: true } => {
                 Bytes::from(base64::engine::general_purpose::STANDARD.encode(&chunk))
             }
             _ => chunk.freeze(),
@@ -156,13 +153,13 @@ impl Framing {
 
     /// How the call ends: HTTP trailers (gRPC) or a last body frame.
     pub fn end(&self, status: &Status, trailers: &HeaderMap) -> End {
-        match self.protocol {
-            Protocol::Grpc => {
+        match self.style {
+            Style::Grpc => {
                 let mut map = trailers.clone();
                 status_headers(status, &mut map);
                 End::Trailers(map)
             }
-            Protocol::GrpcWeb { .. } => {
+            Style::GrpcWeb { .. } => {
                 let mut map = trailers.clone();
                 status_headers(status, &mut map);
                 let mut block = Vec::new();
@@ -174,7 +171,7 @@ impl Framing {
                 }
                 End::Data(frame::envelope(&block, GRPC_WEB_TRAILER, false))
             }
-            Protocol::ConnectStream => {
+            Style::ConnectStream => {
                 let mut end = serde_json::Map::new();
                 if status.code != Code::Ok {
                     end.insert("error".into(), connect_error(status));
@@ -186,7 +183,7 @@ impl Framing {
                 End::Data(frame::envelope(&body, CONNECT_END_STREAM, false))
             }
             // Answered whole by the caller (see `connect_unary_error`).
-            Protocol::ConnectUnary { .. } => End::Data(Bytes::new()),
+            Style::ConnectUnary { .. } => End::Data(Bytes::new()),
         }
     }
 }
@@ -351,16 +348,16 @@ impl Requests {
                 )),
             }
         };
-        let source = match framing.protocol {
-            Protocol::ConnectUnary { get: true } => Source::Query(Some(get_message(query)?)),
-            Protocol::ConnectUnary { get: false } => Source::Whole {
+        let source = match framing.style {
+            Style::ConnectUnary { get: true } => Source::Query(Some(get_message(query)?)),
+            Style::ConnectUnary { get: false } => Source::Whole {
                 body: Some(body),
                 gzip: encoding("content-encoding")?,
                 done: false,
             },
             protocol => {
                 let gzip = match protocol {
-                    Protocol::ConnectStream => encoding("connect-content-encoding")?,
+                    Style::ConnectStream => encoding("connect-content-encoding")?,
                     _ => encoding("grpc-encoding")?,
                 };
                 let mut decoder = Decoder::for_requests(max_size);
@@ -368,7 +365,7 @@ impl Requests {
                 Source::Envelopes {
                     body,
                     decoder,
-                    text: matches!(protocol, Protocol::GrpcWeb { text: true })
+                    text: matches!(protocol, Style::GrpcWeb { text: true })
                         .then(TextDecoder::default),
                     done: false,
                 }
@@ -466,7 +463,7 @@ fn get_message(query: Option<&str>) -> Result<Bytes, Status> {
     let query = query.unwrap_or_default();
     let raw = query_param(query, "message").unwrap_or_default();
     let bytes = if query_param(query, "base64").as_deref() == Some("1") {
-        crate::protocol::grpc::lenient_base64(raw.as_bytes()).ok_or_else(|| {
+        super::grpc::lenient_base64(raw.as_bytes()).ok_or_else(|| {
             Status::new(
                 Code::InvalidArgument,
                 "the message parameter is not valid base64",
@@ -477,7 +474,7 @@ fn get_message(query: Option<&str>) -> Result<Bytes, Status> {
     };
     match query_param(query, "compression").as_deref() {
         None | Some("identity") => Ok(Bytes::from(bytes)),
-        Some("gzip") => frame::decompress_request(&bytes, crate::protocol::DEFAULT_MAX_RECEIVE),
+        Some("gzip") => frame::decompress_request(&bytes, super::DEFAULT_MAX_RECEIVE),
         Some(other) => Err(Status::new(
             Code::Unimplemented,
             format!("compression {other} is not supported (gzip and identity are)"),
@@ -500,20 +497,17 @@ mod tests {
     #[test]
     fn protocols_from_content_types() {
         let f = detect(Method::POST, "application/grpc", None).unwrap();
-        assert_eq!((f.protocol, f.codec), (Protocol::Grpc, Codec::Proto));
+        assert_eq!((f.style, f.codec), (Style::Grpc, Codec::Proto));
         let f = detect(Method::POST, "application/grpc+json", None).unwrap();
         assert_eq!(f.codec, Codec::Json);
         let f = detect(Method::POST, "application/grpc-web-text+proto", None).unwrap();
-        assert_eq!(f.protocol, Protocol::GrpcWeb { text: true });
+        assert_eq!(f.style, Style::GrpcWeb { text: true });
         let f = detect(Method::POST, "application/json; charset=utf-8", None).unwrap();
-        assert_eq!(f.protocol, Protocol::ConnectUnary { get: false });
+        assert_eq!(f.style, Style::ConnectUnary { get: false });
         let f = detect(Method::POST, "application/connect+json", None).unwrap();
-        assert_eq!(
-            (f.protocol, f.codec),
-            (Protocol::ConnectStream, Codec::Json)
-        );
+        assert_eq!((f.style, f.codec), (Style::ConnectStream, Codec::Json));
         let f = detect(Method::GET, "", Some("message=%7B%7D&encoding=json")).unwrap();
-        assert_eq!(f.protocol, Protocol::ConnectUnary { get: true });
+        assert_eq!(f.style, Style::ConnectUnary { get: true });
         assert!(detect(Method::POST, "text/html", None).is_none());
         assert!(detect(Method::POST, "application/grpc+xml", None).is_none());
         assert!(detect(Method::GET, "", None).is_none());

@@ -1653,9 +1653,9 @@ fn safe_relative_path(name: &str) -> Result<PathBuf, Error> {
 mod tests {
     use super::*;
 
-    static TEST: &[u8] = include_bytes!("../descriptors/test.binpb");
-    static CONFORMANCE: &[u8] = include_bytes!("../conformance/conformance.binpb");
-    static BUILTIN: &[u8] = include_bytes!("../descriptors/builtin.binpb");
+    static TEST: &[u8] = include_bytes!("../../descriptors/test.binpb");
+    static CONFORMANCE: &[u8] = include_bytes!("../../conformance/conformance.binpb");
+    static BUILTIN: &[u8] = include_bytes!("../../descriptors/builtin.binpb");
 
     fn decode(bytes: &[u8]) -> DescriptorPool {
         DescriptorPool::decode(bytes).expect("descriptor set decodes")
@@ -1971,27 +1971,27 @@ extend opt.test.Outer {
             (
                 "service.txt",
                 "rpcurl.test.v1.TestService",
-                include_str!("../tests/golden/describe/service.txt"),
+                include_str!("../../tests/golden/describe/service.txt"),
             ),
             (
                 "method.txt",
                 "rpcurl.test.v1.TestService.Echo",
-                include_str!("../tests/golden/describe/method.txt"),
+                include_str!("../../tests/golden/describe/method.txt"),
             ),
             (
                 "message.txt",
                 "rpcurl.test.v1.Everything",
-                include_str!("../tests/golden/describe/message.txt"),
+                include_str!("../../tests/golden/describe/message.txt"),
             ),
             (
                 "enum.txt",
                 "rpcurl.test.v1.Color",
-                include_str!("../tests/golden/describe/enum.txt"),
+                include_str!("../../tests/golden/describe/enum.txt"),
             ),
             (
                 "field.txt",
                 "rpcurl.test.v1.Everything.m_str_int",
-                include_str!("../tests/golden/describe/field.txt"),
+                include_str!("../../tests/golden/describe/field.txt"),
             ),
         ];
         for (file, symbol, expected) in cases {
@@ -2002,7 +2002,7 @@ extend opt.test.Outer {
         golden(
             "method.json",
             &text,
-            include_str!("../tests/golden/describe/method.json"),
+            include_str!("../../tests/golden/describe/method.json"),
         );
     }
 
