@@ -93,6 +93,15 @@ impl Framing {
         })
     }
 
+    /// The client's deadline: grpc-timeout, or Connect's connect-timeout-ms.
+    pub fn deadline(&self, headers: &HeaderMap) -> Option<std::time::Duration> {
+        let connect = matches!(
+            self.style,
+            Style::ConnectUnary { .. } | Style::ConnectStream
+        );
+        super::timeout::from_headers(connect, headers)
+    }
+
     /// The protocol's name in logs.
     pub fn name(&self) -> &'static str {
         match self.style {

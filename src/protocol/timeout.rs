@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use http::HeaderMap;
 
-use super::server::Style;
-
 /// Encodes a deadline as gRPC's `grpc-timeout` (at most 8 digits and a
 /// unit), choosing the finest unit that fits.
 pub fn encode(timeout: Duration) -> String {
@@ -29,13 +27,14 @@ pub fn encode(timeout: Duration) -> String {
 }
 
 /// The client's deadline: grpc-timeout, or Connect's connect-timeout-ms.
-pub fn from_headers(style: Style, headers: &HeaderMap) -> Option<Duration> {
+pub fn from_headers(connect: bool, headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match style {
-        Style::ConnectUnary { .. } | Style::ConnectStream => text("connect-timeout-ms")
+    if connect {
+        text("connect-timeout-ms")
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_millis),
-        _ => text("grpc-timeout").and_then(parse_grpc_timeout),
+            .map(Duration::from_millis)
+    } else {
+        text("grpc-timeout").and_then(parse_grpc_timeout)
     }
 }
 

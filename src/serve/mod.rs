@@ -388,7 +388,7 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
         .get(method.full_name())
         .map(|a| a.headers.clone())
         .unwrap_or_default();
-    let deadline = crate::protocol::timeout::from_headers(framing.style, &parts.headers);
+    let deadline = framing.deadline(&parts.headers);
     let (tx, mut rx) = mpsc::channel(256);
     let info = CallInfo {
         peer: peer.to_string(),
