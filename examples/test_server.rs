@@ -3,7 +3,7 @@
 //!
 //!     cargo run --example test_server -- [PORT]
 
-#[path = "../tests/support/server.rs"]
+#[path = "../tests/it/support/server.rs"]
 mod server;
 
 fn main() {

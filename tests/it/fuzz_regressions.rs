@@ -10,7 +10,7 @@
 //! its memory limit, and a small input needing that much is a denial of
 //! service waiting to happen.
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/lib.rs"]
 mod harness;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -19,7 +19,7 @@ use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
 
-pub static TEST_BINPB: &[u8] = include_bytes!("../../descriptors/test.binpb");
+pub static TEST_BINPB: &[u8] = include_bytes!("../../../descriptors/test.binpb");
 
 pub fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
