@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! The in-process test server: TestService from `descriptors/test.binpb`,
 //! implemented on tonic with dynamic messages (no generated code), plus
 //! reflection (v1 and v1alpha, or v1alpha only) from tonic-reflection.
