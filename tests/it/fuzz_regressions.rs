@@ -72,6 +72,8 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+// The allocator of the whole test binary (all of tests/it), not only of
+// this module: the other tests pay two thread-local additions per call.
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
