@@ -3,7 +3,9 @@
 //!
 //!     cargo run --example test_server -- [PORT]
 
-#[path = "../tests/support/server.rs"]
+// The integration tests' server; this example uses only a part of it.
+#[path = "../tests/it/support/server.rs"]
+#[allow(dead_code)]
 mod server;
 
 fn main() {

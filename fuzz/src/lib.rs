@@ -1,6 +1,6 @@
 //! The code behind rpcurl's fuzz targets, kept free of libFuzzer so that the
 //! main crate's tests replay saved inputs through exactly this code
-//! (`tests/fuzz_regressions.rs` includes this file with `#[path]`).
+//! (`tests/it/fuzz_regressions.rs` includes this file with `#[path]`).
 //!
 //! Each function takes the raw fuzz input and must return normally for any
 //! input: a panic is a bug in rpcurl (or in a library it fails to guard).

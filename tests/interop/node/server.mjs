@@ -2,7 +2,7 @@
 // Interop test server for rpcurl on connect-node, the reference Connect
 // implementation for Node.js. It serves rpcurl.test.v1.TestService over the
 // Connect, gRPC and gRPC-Web protocols, with the same behaviour as the Rust
-// in-process server in tests/support/server.rs.
+// in-process server in tests/it/support/server.rs.
 //
 // No code is generated: the schema is read at run time from the binary
 // FileDescriptorSet descriptors/test.binpb, and the google.rpc error detail

@@ -2,7 +2,7 @@
 """Interop test server for rpcurl on gRPC C-core (the `grpcio` package).
 
 It serves rpcurl.test.v1.TestService with the same behaviour as the Rust
-in-process server in tests/support/server.rs, built at run time from the
+in-process server in tests/it/support/server.rs, built at run time from the
 descriptor set descriptors/test.binpb: no code is generated for the test
 schema. It also serves grpc.health.v1.Health and, unless --no-reflection,
 server reflection (grpcio-reflection serves v1alpha only).

@@ -2,12 +2,10 @@
 //! bound, with one clear line on stderr that names the cause, and with the
 //! documented exit code.
 
-mod support;
-
 use std::time::Duration;
 
-use support::raw::{Answer, cutting_proxy, h2_server};
-use support::*;
+use crate::support::raw::{Answer, cutting_proxy, h2_server};
+use crate::support::*;
 
 struct Case {
     name: &'static str,

@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! The in-process test server: TestService from `descriptors/test.binpb`,
 //! implemented on tonic with dynamic messages (no generated code), plus
 //! reflection (v1 and v1alpha, or v1alpha only) from tonic-reflection.
@@ -19,7 +18,7 @@ use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
 
-pub static TEST_BINPB: &[u8] = include_bytes!("../../descriptors/test.binpb");
+pub static TEST_BINPB: &[u8] = include_bytes!("../../../descriptors/test.binpb");
 
 pub fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();

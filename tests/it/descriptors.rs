@@ -1,5 +1,5 @@
 //! The checked-in descriptor sets must match their `.proto` sources.
-//! `RPCURL_BLESS=1 cargo test --test descriptors` rewrites them.
+//! `RPCURL_BLESS=1 cargo test --test it descriptors` rewrites them.
 
 use std::path::{Path, PathBuf};
 
@@ -75,7 +75,11 @@ fn descriptor_sets_match_their_sources() {
         let current = std::fs::read(&path).unwrap_or_default();
         if current != built {
             if bless {
-                std::fs::write(&path, &built).expect("write descriptor set");
+                // Other tests of this binary may be reading the set right
+                // now: replace it whole, never truncate it in place.
+                let fresh = path.with_extension("binpb.blessed");
+                std::fs::write(&fresh, &built).expect("write descriptor set");
+                std::fs::rename(&fresh, &path).expect("replace descriptor set");
             } else {
                 stale.push(set.out);
             }
@@ -83,6 +87,6 @@ fn descriptor_sets_match_their_sources() {
     }
     assert!(
         stale.is_empty(),
-        "descriptor sets out of date: {stale:?}; run `RPCURL_BLESS=1 cargo test --test descriptors`"
+        "descriptor sets out of date: {stale:?}; run `RPCURL_BLESS=1 cargo test --test it descriptors`"
     );
 }

@@ -1,12 +1,11 @@
 //! Calls of every kind against the in-process server, driving the binary.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use serde_json::json;
-use support::*;
+
+use crate::support::*;
 
 fn method(server: &TestServer, name: &str) -> String {
     format!("{}/rpcurl.test.v1.TestService/{name}", server.url())

@@ -3,14 +3,14 @@
 //! `--responses` file; TLS, mutual TLS, Unix sockets, mirroring another
 //! server's schema, the request log, and the errors it starts with.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::process::Command;
 
 use serde_json::json;
-use support::serve::Serve;
-use support::{
+
+use crate::support;
+use crate::support::serve::Serve;
+use crate::support::{
     ReflectionMode, TestServer, contains, descriptors, rpcurl, run_command, test_schema,
 };
 

@@ -10,7 +10,7 @@
 //! its memory limit, and a small input needing that much is a denial of
 //! service waiting to happen.
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/lib.rs"]
 mod harness;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -72,6 +72,8 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+// The allocator of the whole test binary (all of tests/it), not only of
+// this module: the other tests pay two thread-local additions per call.
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 

@@ -3,11 +3,10 @@
 //! plaintext TCP, TLS, mutual TLS and a Unix socket. A difference between the
 //! two implementations shows up as a failing case.
 
-mod support;
-
 use serde_json::json;
-use support::python::PyServer;
-use support::*;
+
+use crate::support::python::PyServer;
+use crate::support::*;
 
 /// How to reach one server: the base URL and the flags that go with it.
 struct Target {

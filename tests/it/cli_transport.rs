@@ -1,15 +1,14 @@
 //! Connections: TLS and mutual TLS, Unix sockets, proxies, credentials,
 //! time limits, compression, size limits and the verbose trace.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::*;
+
+use crate::support::*;
 
 const ECHO: &str = "/rpcurl.test.v1.TestService/Echo";
 const HEADERS: &str = "/rpcurl.test.v1.TestService/Headers";

@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: servers, and running the binary.
-#![allow(dead_code)]
 
 pub mod certs;
 pub mod node;
@@ -13,7 +12,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[allow(unused_imports)]
 pub use server::{ReflectionMode, ServerOptions, TestServer};
 
 /// Fails showing the whole text when `wanted` is not in it.

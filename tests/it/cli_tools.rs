@@ -1,10 +1,9 @@
 //! The schema tools and formats: .proto sources, list, encode/decode,
 //! --format text|binary for calls.
 
-mod support;
-
 use serde_json::json;
-use support::*;
+
+use crate::support::*;
 
 fn method(server: &TestServer, name: &str) -> String {
     format!("{}/rpcurl.test.v1.TestService/{name}", server.url())

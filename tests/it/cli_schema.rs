@@ -1,10 +1,9 @@
 //! Where the schema comes from: descriptor sets, reflection (v1, v1alpha),
 //! both together, and listing.
 
-mod support;
-
 use serde_json::json;
-use support::*;
+
+use crate::support::*;
 
 fn method(server: &TestServer, name: &str) -> String {
     format!("{}/rpcurl.test.v1.TestService/{name}", server.url())

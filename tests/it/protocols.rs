@@ -4,10 +4,9 @@
 //! tests/interop/node). What a protocol cannot do over a transport must fail
 //! with a clear error, and is checked too.
 
-mod support;
-
 use serde_json::json;
-use support::*;
+
+use crate::support::*;
 
 /// One way of reaching one server.
 struct Target {

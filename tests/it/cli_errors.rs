@@ -1,13 +1,12 @@
 //! Errors: statuses with details, exit codes, and bad input, each reported
 //! as one clear line.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use serde_json::json;
-use support::*;
+
+use crate::support::*;
 
 fn method(server: &TestServer, name: &str) -> String {
     format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
