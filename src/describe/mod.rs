@@ -19,7 +19,7 @@
 //!   synthetic oneof.
 //! - A type name is printed relative to the scope it is resolved from only
 //!   when protobuf's scoping rules resolve the short name to the same type
-//!   ([`Names`]); otherwise it is printed fully qualified with a leading dot.
+//!   (`Names`, source.rs); otherwise it is printed fully qualified with a leading dot.
 //!
 //! Which symbol a name means is decided once, by the schema lookup
 //! ([`crate::schema::lookup`]); this module prints what it found.
@@ -40,7 +40,9 @@ pub use source::{describe_all_services, file_source, symbol_source};
 use crate::error::Error;
 use crate::schema::lookup;
 
-/// [`symbol_source`] of a name looked up in one pool.
+/// [`symbol_source`] of a name looked up in one pool. Callers that hold a
+/// [`Schema`](crate::schema::Schema) use `Schema::lookup` and print the
+/// [`Found`](crate::schema::Found) symbol instead.
 pub fn describe(pool: &DescriptorPool, symbol: &str) -> Result<String, Error> {
     Ok(symbol_source(&lookup::find_or_suggest(pool, symbol)?))
 }

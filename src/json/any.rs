@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value};
 
-use super::wkt::*;
+use super::wkt::ANY;
 use crate::error::{Error, Result};
 use crate::schema::pool::OPAQUE_ANY;
 

@@ -17,9 +17,11 @@ use serde::ser::{self, Serialize};
 use serde_json::Value as Json;
 use serde_json::ser::{CompactFormatter, PrettyFormatter};
 
-use super::any::*;
-use super::read::*;
-use super::wkt::*;
+use super::any::{
+    any_parts, check_any_depth, hide_unknown_anys, restore_opaque, unknown_any_types,
+};
+use super::read::{Step, location};
+use super::wkt::{ANY, DURATION, EMPTY_ANY_MARK, TIMESTAMP, is_well_known};
 use crate::error::{Error, Result};
 
 /// A message as a JSON value, with unknown `Any` types kept as base64.

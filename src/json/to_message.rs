@@ -4,9 +4,9 @@
 use prost_reflect::{Cardinality, DeserializeOptions, DynamicMessage, Kind, MessageDescriptor};
 use serde_json::Value as Json;
 
-use super::print::*;
-use super::read::*;
-use super::wkt::*;
+use super::print::edit_anys;
+use super::read::{Parsed, RepeatedKey, Step, location};
+use super::wkt::{ANY, EMPTY_ANY_MARK, is_well_known};
 use crate::error::{Error, Result};
 
 /// Converts one parsed JSON value (a [`Parsed`] from [`read_values`] or
