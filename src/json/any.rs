@@ -11,6 +11,7 @@ use super::wkt::ANY;
 use crate::error::{Error, Result};
 use crate::schema::pool::OPAQUE_ANY;
 
+/// Whether messages of this type can hold an `Any` anywhere inside; only
 /// those need the slower printing path. Cached per type name.
 #[derive(Default)]
 pub struct AnyCache {

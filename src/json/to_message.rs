@@ -592,8 +592,6 @@ pub(super) fn message_at(root: &MessageDescriptor, segments: &[String]) -> Messa
     current
 }
 
-/// Whether messages of this type can hold an `Any` anywhere inside; only
-
 #[cfg(test)]
 mod tests {
     use prost_reflect::MapKey;

@@ -243,19 +243,27 @@ mod tests {
         pool.add_file_descriptor_proto(prost_types::FileDescriptorProto {
             name: Some("ext/x.proto".into()),
             package: Some("ext".into()),
-            dependency: vec!["rpcurl/test/v1/test.proto".into()],
+            message_type: vec![prost_types::DescriptorProto {
+                name: Some("Base".into()),
+                extension_range: vec![prost_types::descriptor_proto::ExtensionRange {
+                    start: Some(100),
+                    end: Some(200),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
             extension: vec![prost_types::FieldDescriptorProto {
                 name: Some("tag".into()),
-                number: Some(1000),
+                number: Some(100),
                 label: Some(1),
                 r#type: Some(9),
-                extendee: Some(".rpcurl.test.v1.Everything".into()),
+                extendee: Some(".ext.Base".into()),
                 ..Default::default()
             }],
             syntax: Some("proto2".into()),
             ..Default::default()
         })
-        .unwrap_or(());
+        .unwrap();
         pool
     }
 

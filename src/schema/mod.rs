@@ -267,10 +267,11 @@ impl Schema {
             })
         };
         if let Some(reflection) = self.reflection.as_mut() {
-            if name.trim().ends_with(".proto") && reflection.ensure_file(name.trim()).await? {
-                if let Some(hit) = found(reflection.pool()) {
-                    return Ok(Some(hit));
-                }
+            if name.trim().ends_with(".proto")
+                && reflection.ensure_file(name.trim()).await?
+                && let Some(hit) = found(reflection.pool())
+            {
+                return Ok(Some(hit));
             }
             let symbol = lookup::normalize(name);
             let mut scope = symbol.as_str();
