@@ -12,7 +12,6 @@ use crate::auth;
 use crate::call::{self, CallOptions};
 use crate::cli::{Cli, CodecArg, Command, Compression, ErrorFormat, HttpMethod, Protocol};
 use crate::error::{Error, Result};
-use crate::formats;
 use crate::headers::{self, HeaderArg};
 use crate::input::DataSource;
 use crate::output::{self, Printer};
@@ -285,7 +284,7 @@ async fn call(cli: &Cli) -> Result<()> {
     // no trace shows it.
     let direct = session.wire.codec == crate::protocol::Codec::Proto && !session.trace.bodies();
     let mut requests =
-        formats::read_requests(data, method.input(), de_options, cli.call_format(), direct);
+        crate::input::read_requests(data, method.input(), de_options, cli.call_format(), direct);
     let first = call::single_request(&method, &mut requests).await?;
 
     if cli.http_method == HttpMethod::Get {

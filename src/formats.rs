@@ -5,18 +5,14 @@
 //! separator (0x1E), as grpcurl separates them; binary messages carry a
 //! varint length prefix (protobuf's "delimited" form).
 
-use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 
 use prost::Message as _;
 use prost_reflect::text_format::FormatOptions;
-use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor};
-use tokio::sync::mpsc;
+use prost_reflect::{DynamicMessage, MessageDescriptor};
 
 use crate::error::{Error, Result};
-use crate::input::{self, DataSource, Request, Requests};
 
-/// Separates text-format messages in a stream.
 /// How request messages are read and responses written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -25,48 +21,8 @@ pub enum Format {
     Binary,
 }
 
+/// Separates text-format messages in a stream.
 pub const RECORD_SEPARATOR: u8 = 0x1e;
-
-/// Request messages from `source` in `format`.
-pub fn read_requests(
-    source: DataSource,
-    desc: MessageDescriptor,
-    options: DeserializeOptions,
-    format: Format,
-    direct: bool,
-) -> Requests {
-    match (format, source) {
-        (Format::Json, source) => input::read(source, desc, options, direct),
-        (_, DataSource::None) => Requests::Ready(VecDeque::new()),
-        (format, DataSource::Literal(text)) => {
-            let mut queue = VecDeque::new();
-            parse(format, text.as_bytes(), &desc, "-d", &mut |item| {
-                let stop = item.is_err();
-                queue.push_back(item.map(Request::Message));
-                !stop
-            });
-            Requests::Ready(queue)
-        }
-        (format, DataSource::Reader(reader, label)) => {
-            let (tx, rx) = mpsc::channel(16);
-            std::thread::spawn(move || {
-                let batcher = input::Batcher::new(tx);
-                let reader = std::io::BufReader::with_capacity(
-                    64 * 1024,
-                    input::FlushingReader {
-                        inner: reader,
-                        batcher: &batcher,
-                    },
-                );
-                parse(format, reader, &desc, &label, &mut |item| {
-                    batcher.push(item.map(Request::Message))
-                });
-                batcher.flush();
-            });
-            Requests::streaming(rx)
-        }
-    }
-}
 
 /// Reads messages one at a time, feeding each (or the first error) to
 /// `emit` until it returns false.

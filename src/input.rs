@@ -9,6 +9,7 @@ use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::formats::{self, Format};
 use crate::json;
 
 /// Where the request body comes from.
@@ -18,12 +19,6 @@ pub enum DataSource {
     Literal(String),
     /// A file, or stdin (already buffered, possibly after headers).
     Reader(Box<dyn Read + Send>, String),
-}
-
-impl DataSource {
-    pub fn is_none(&self) -> bool {
-        matches!(self, DataSource::None)
-    }
 }
 
 /// One request message: converted to a message, or (plain JSON, see
@@ -264,5 +259,46 @@ pub async fn single(
         Some(Ok(_)) => Err(Error::local(format!(
             "{method} takes one request message, but the input holds more than one"
         ))),
+    }
+}
+
+/// Request messages from `source` in `format` (JSON, text or binary).
+pub fn read_requests(
+    source: DataSource,
+    desc: MessageDescriptor,
+    options: DeserializeOptions,
+    format: Format,
+    direct: bool,
+) -> Requests {
+    match (format, source) {
+        (Format::Json, source) => read(source, desc, options, direct),
+        (_, DataSource::None) => Requests::Ready(VecDeque::new()),
+        (format, DataSource::Literal(text)) => {
+            let mut queue = VecDeque::new();
+            formats::parse(format, text.as_bytes(), &desc, "-d", &mut |item| {
+                let stop = item.is_err();
+                queue.push_back(item.map(Request::Message));
+                !stop
+            });
+            Requests::Ready(queue)
+        }
+        (format, DataSource::Reader(reader, label)) => {
+            let (tx, rx) = mpsc::channel(16);
+            std::thread::spawn(move || {
+                let batcher = Batcher::new(tx);
+                let reader = std::io::BufReader::with_capacity(
+                    64 * 1024,
+                    FlushingReader {
+                        inner: reader,
+                        batcher: &batcher,
+                    },
+                );
+                formats::parse(format, reader, &desc, &label, &mut |item| {
+                    batcher.push(item.map(Request::Message))
+                });
+                batcher.flush();
+            });
+            Requests::streaming(rx)
+        }
     }
 }

@@ -36,22 +36,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use prost::encoding::{WireType, decode_key, decode_varint};
-use prost_reflect::{
-    EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Value as ProtoValue,
-};
+use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
-use crate::template::{declared_fields, is_well_known};
+use crate::json::is_well_known;
+use crate::schema::facts::{
+    BEHAVIOR_INPUT_ONLY, BEHAVIOR_OUTPUT_ONLY, BEHAVIOR_REQUIRED, declared_fields, field_behaviors,
+};
 
 /// The `$schema` of every schema written here.
 pub const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
-
-/// `google.api.field_behavior`, an extension of `google.protobuf.FieldOptions`.
-const FIELD_BEHAVIOR: u32 = 1052;
-const BEHAVIOR_REQUIRED: i32 = 2;
-const BEHAVIOR_OUTPUT_ONLY: i32 = 3;
-const BEHAVIOR_INPUT_ONLY: i32 = 4;
 
 /// Integers in strings: decimal, or in a form that is whole whatever the
 /// digits (`"1.0"`, `"1e5"`), as the parser reads them.
@@ -474,56 +468,6 @@ fn add(schema: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// Whether a field must be present: a proto2 `required` field, or one marked
-/// `(google.api.field_behavior) = REQUIRED`.
-pub(crate) fn is_required(field: &FieldDescriptor) -> bool {
-    field.is_required() || field_behaviors(field).contains(&BEHAVIOR_REQUIRED)
-}
-
-/// The `google.api.field_behavior` values of a field: from the extension
-/// when the pool defines it, else from the option's unknown field 1052.
-fn field_behaviors(field: &FieldDescriptor) -> Vec<i32> {
-    let options = field.options();
-    let mut out = Vec::new();
-    for (ext, value) in options.extensions() {
-        if ext.number() == FIELD_BEHAVIOR {
-            match value {
-                ProtoValue::List(items) => {
-                    out.extend(items.iter().filter_map(ProtoValue::as_enum_number))
-                }
-                ProtoValue::EnumNumber(n) => out.push(*n),
-                _ => {}
-            }
-        }
-    }
-    for unknown in options.unknown_fields() {
-        if unknown.number() != FIELD_BEHAVIOR {
-            continue;
-        }
-        let mut buf = Vec::new();
-        unknown.encode(&mut buf);
-        let mut data = buf.as_slice();
-        let Ok((_, wire_type)) = decode_key(&mut data) else {
-            continue;
-        };
-        match wire_type {
-            WireType::Varint => {
-                if let Ok(v) = decode_varint(&mut data) {
-                    out.push(v as i32);
-                }
-            }
-            // Packed: a length, then varints.
-            WireType::LengthDelimited if decode_varint(&mut data).is_ok() => {
-                while let Ok(v) = decode_varint(&mut data) {
-                    out.push(v as i32);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// A comment without the space after `//` and without blank edges.
 fn tidy(text: &str) -> String {
     let lines: Vec<&str> = text
@@ -567,9 +511,11 @@ fn escape_regex(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::facts::is_required;
     use crate::template::template;
     use crate::template::tests::{GOLDEN, all_messages, check_golden, golden_message};
     use prost::Message as _;
+    use prost_reflect::Value as ProtoValue;
     use prost_reflect::{
         DescriptorPool, DeserializeOptions, DynamicMessage, ReflectMessage, SerializeOptions,
     };

@@ -5,10 +5,11 @@ use std::io::{BufWriter, Write};
 
 use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions};
 use serde::Serialize as _;
-use serde_json::ser::{CompactFormatter, PrettyFormatter};
 
 use crate::error::{Error, Result};
 use crate::json;
+/// Where they were before json/print.rs held them.
+pub use crate::json::{Formatter, write_json};
 use crate::schema::Schema;
 use crate::status::Status;
 use crate::transcode;
@@ -115,20 +116,6 @@ impl Printer {
     }
 }
 
-/// Writes one message as proto3 JSON: the one serialization path, used by
-/// the printer and by the conformance testee. Through [`json::serialize`]:
-/// a message holding an invalid `Duration` or `Timestamp` is an error, and
-/// nothing is written.
-pub fn write_json<W: Write>(
-    writer: W,
-    msg: &DynamicMessage,
-    options: &SerializeOptions,
-    compact: bool,
-) -> serde_json::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(writer, Formatter::new(compact));
-    json::serialize(msg, &mut ser, options)
-}
-
 /// A non-OK status with its details decoded, as JSON.
 pub async fn status_json(
     status: &Status,
@@ -197,75 +184,6 @@ pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
                 "  detail: {}",
                 serde_json::to_string(detail).unwrap_or_default()
             );
-        }
-    }
-}
-
-/// serde_json's layouts, except that whole floating-point numbers print as
-/// integers (`1`, not `1.0`), as protobuf's own JSON printers (and buf curl
-/// and grpcurl) print them. Both forms are the same JSON number.
-pub enum Formatter {
-    Pretty(PrettyFormatter<'static>),
-    Compact(CompactFormatter),
-}
-
-impl Formatter {
-    pub fn new(compact: bool) -> Formatter {
-        if compact {
-            Formatter::Compact(CompactFormatter)
-        } else {
-            Formatter::Pretty(PrettyFormatter::new())
-        }
-    }
-}
-
-/// Below this magnitude every whole double is exactly an integer in JSON.
-const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
-
-macro_rules! delegate {
-    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
-        $(
-            fn $name<W: ?Sized + Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
-                match self {
-                    Formatter::Pretty(f) => f.$name(writer $(, $arg)*),
-                    Formatter::Compact(f) => f.$name(writer $(, $arg)*),
-                }
-            }
-        )*
-    };
-}
-
-impl serde_json::ser::Formatter for Formatter {
-    delegate! {
-        begin_array();
-        end_array();
-        begin_array_value(first: bool);
-        end_array_value();
-        begin_object();
-        end_object();
-        begin_object_key(first: bool);
-        end_object_key();
-        begin_object_value();
-        end_object_value();
-    }
-
-    fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> std::io::Result<()> {
-        if value == 0.0 && value.is_sign_negative() {
-            writer.write_all(b"-0")
-        } else if value.fract() == 0.0 && value.abs() < EXACT_INTEGER_LIMIT {
-            write!(writer, "{}", value as i64)
-        } else {
-            serde_json::ser::CompactFormatter.write_f64(writer, value)
-        }
-    }
-
-    fn write_f32<W: ?Sized + Write>(&mut self, writer: &mut W, value: f32) -> std::io::Result<()> {
-        if value == 0.0 && value.is_sign_negative() {
-            writer.write_all(b"-0")
-        } else if value.fract() == 0.0 && value.abs() < 16_777_216.0 {
-            write!(writer, "{}", value as i64)
-        } else {
-            serde_json::ser::CompactFormatter.write_f32(writer, value)
         }
     }
 }

@@ -35,7 +35,8 @@
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
-use crate::jsonschema::is_required;
+use crate::json::is_well_known;
+use crate::schema::facts::{declared_fields, is_required};
 
 /// Example strings and numbers, public so that tests and docs agree.
 pub const EXAMPLE_TIMESTAMP: &str = "2024-01-01T00:00:00Z";
@@ -75,39 +76,6 @@ pub fn template_message(desc: &MessageDescriptor, all_oneofs: bool) -> DynamicMe
             DynamicMessage::new(desc.clone())
         }
     }
-}
-
-/// The fields of `desc` in the order the .proto file declares them
-/// (prost-reflect lists them by number).
-pub(crate) fn declared_fields(desc: &MessageDescriptor) -> Vec<FieldDescriptor> {
-    let mut fields: Vec<FieldDescriptor> = desc.fields().collect();
-    fields.sort_by_key(|f| f.path().last().copied().unwrap_or_default());
-    fields
-}
-
-/// Whether a message of this type has its own JSON form (not an object of
-/// its fields), or, for Empty, is one of the types the JSON mapping names.
-pub(crate) fn is_well_known(full_name: &str) -> bool {
-    matches!(
-        full_name,
-        "google.protobuf.Any"
-            | "google.protobuf.Timestamp"
-            | "google.protobuf.Duration"
-            | "google.protobuf.Struct"
-            | "google.protobuf.Value"
-            | "google.protobuf.ListValue"
-            | "google.protobuf.FieldMask"
-            | "google.protobuf.Empty"
-            | "google.protobuf.DoubleValue"
-            | "google.protobuf.FloatValue"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.Int32Value"
-            | "google.protobuf.UInt32Value"
-            | "google.protobuf.BoolValue"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue"
-    )
 }
 
 struct Generator {

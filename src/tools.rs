@@ -169,7 +169,7 @@ async fn encode(cli: &Cli, message: &str, delimited: bool) -> Result<()> {
     let options =
         prost_reflect::DeserializeOptions::new().deny_unknown_fields(!cli.allow_unknown_fields);
     let reader = Box::new(session.stdin.take()) as Box<dyn Read + Send>;
-    let mut requests = formats::read_requests(
+    let mut requests = crate::input::read_requests(
         crate::input::DataSource::Reader(reader, "stdin".into()),
         desc.clone(),
         options,

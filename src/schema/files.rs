@@ -31,7 +31,10 @@ pub fn load(
     if !sources.is_empty() {
         sets.push((
             sources.join(", "),
-            super::sources::compile(&sources, import_paths)?,
+            decode_raw(
+                &super::sources::compile(&sources, import_paths)?,
+                "the .proto sources",
+            )?,
         ));
     }
     for path in paths {

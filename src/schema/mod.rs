@@ -6,7 +6,9 @@
 //! of the pool it came from; when a type is missing from one pool but known
 //! to the other, its file is copied across.
 
+pub mod facts;
 pub mod files;
+pub mod lookup;
 pub mod pool;
 pub mod reflection;
 pub mod sources;
@@ -15,6 +17,7 @@ use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::error::{Error, Result};
 use crate::target::MethodName;
+pub use lookup::{Found, Symbol, suggest};
 use reflection::Reflection;
 
 /// Which pool a descriptor came from.
@@ -231,47 +234,69 @@ impl Schema {
         }
     }
 
-    /// The pool that defines `symbol` (a service, method, message, enum,
-    /// field, extension or enum value), asking reflection first. Names of
-    /// members are looked up through their parents, since some servers'
-    /// reflection (grpcio's) only resolves top-level symbols.
+    /// What `name` names, and the pool that knows it: reflection first,
+    /// then the files, then the well-known types and google.rpc (which files
+    /// need not carry). Names of members are looked up through their
+    /// parents, since some servers' reflection (grpcio's) only resolves
+    /// top-level symbols. See [`lookup`] for the names accepted.
+    pub async fn lookup(&mut self, name: &str) -> Result<Found> {
+        match self.find(name).await? {
+            Some(found) => Ok(found),
+            None => Err(lookup::not_found(name, &self.known_symbols())),
+        }
+    }
+
+    /// A message by name, or the request message of a method (`pkg.Svc.M`
+    /// or `pkg.Svc/M`), as `template` and `jsonschema` take them.
+    pub async fn message_or_method(&mut self, name: &str) -> Result<MessageDescriptor> {
+        let found = self.lookup(name).await?;
+        lookup::message_of(&found.symbol, name)
+    }
+
+    /// The pool that defines `symbol`, if any source does ([`Schema::lookup`]
+    /// without the error).
     pub async fn pool_for_symbol(&mut self, symbol: &str) -> Result<Option<DescriptorPool>> {
-        let symbol = symbol.trim_start_matches('.').replace('/', ".");
+        Ok(self.find(symbol).await?.map(|found| found.pool))
+    }
+
+    async fn find(&mut self, name: &str) -> Result<Option<Found>> {
+        let found = |pool: &DescriptorPool| {
+            lookup::find(pool, name).map(|symbol| Found {
+                pool: pool.clone(),
+                symbol,
+            })
+        };
         if let Some(reflection) = self.reflection.as_mut() {
-            let mut name = symbol.as_str();
-            loop {
-                if reflection.ensure_symbol(name).await? && defines(reflection.pool(), &symbol) {
-                    return Ok(Some(reflection.pool().clone()));
+            if name.trim().ends_with(".proto")
+                && reflection.ensure_file(name.trim()).await?
+                && let Some(hit) = found(reflection.pool())
+            {
+                return Ok(Some(hit));
+            }
+            let symbol = lookup::normalize(name);
+            let mut scope = symbol.as_str();
+            while !scope.is_empty() {
+                if reflection.ensure_symbol(scope).await?
+                    && let Some(hit) = found(reflection.pool())
+                {
+                    return Ok(Some(hit));
                 }
-                match name.rsplit_once('.') {
-                    Some((parent, _)) => name = parent,
-                    None => break,
-                }
+                scope = scope.rsplit_once('.').map_or("", |(parent, _)| parent);
             }
         }
-        if let Some(files) = self.files.as_ref().filter(|p| defines(p, &symbol)) {
-            return Ok(Some(files.clone()));
+        if let Some(hit) = self.files.as_ref().and_then(found) {
+            return Ok(Some(hit));
         }
-        // The well-known types and google.rpc, which files need not carry.
-        let base = pool::base();
-        Ok(defines(&base, &symbol).then_some(base))
+        Ok(found(&pool::base()))
     }
 
     /// Every symbol's full name in every source, for suggestions.
     pub fn known_symbols(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        for pool in self.pools() {
-            for file in pool.files() {
-                if file.name().starts_with("google/protobuf/")
-                    || file.name().starts_with("rpcurl/internal/")
-                {
-                    continue;
-                }
-                names.extend(file.services().map(|s| s.full_name().to_string()));
-                names.extend(file.messages().map(|m| m.full_name().to_string()));
-                names.extend(file.enums().map(|e| e.full_name().to_string()));
-            }
-        }
+        let mut names: Vec<String> = self
+            .pools()
+            .into_iter()
+            .flat_map(lookup::candidates)
+            .collect();
         names.sort();
         names.dedup();
         names
@@ -312,28 +337,6 @@ impl Schema {
     }
 }
 
-/// Whether `pool` defines `symbol` (any kind, members included).
-pub fn defines(pool: &DescriptorPool, symbol: &str) -> bool {
-    if pool.get_service_by_name(symbol).is_some()
-        || pool.get_message_by_name(symbol).is_some()
-        || pool.get_enum_by_name(symbol).is_some()
-        || pool.get_extension_by_name(symbol).is_some()
-    {
-        return true;
-    }
-    let Some((parent, member)) = symbol.rsplit_once('.') else {
-        return false;
-    };
-    pool.get_service_by_name(parent)
-        .is_some_and(|s| s.methods().any(|m| m.name() == member))
-        || pool.get_message_by_name(parent).is_some_and(|m| {
-            m.get_field_by_name(member).is_some() || m.oneofs().any(|o| o.name() == member)
-        })
-        || pool
-            .get_enum_by_name(parent)
-            .is_some_and(|e| e.get_value_by_name(member).is_some())
-}
-
 fn find_method(pool: &DescriptorPool, name: &MethodName) -> Result<Option<MethodDescriptor>> {
     Ok(pool
         .get_service_by_name(&name.service)
@@ -363,25 +366,4 @@ fn copy_file(from: &DescriptorPool, to: &mut DescriptorPool, name: &str) -> Resu
     pool::add_raw_files(to, files, "schema", &|dep, importer| {
         format!("'{importer}' imports '{dep}', which no schema provides")
     })
-}
-
-/// " (did you mean 'x'?)" for the closest of `candidates`, or nothing.
-pub fn suggest(wanted: &str, candidates: &[String]) -> String {
-    let wanted_lower = wanted.to_ascii_lowercase();
-    let mut scored: Vec<(f64, &String)> = candidates
-        .iter()
-        .map(|c| {
-            let c_lower = c.to_ascii_lowercase();
-            let last = c_lower.rsplit('.').next().unwrap_or(&c_lower);
-            let score = strsim::jaro_winkler(&wanted_lower, &c_lower)
-                .max(strsim::jaro_winkler(&wanted_lower, last));
-            (score, c)
-        })
-        .filter(|(score, _)| *score > 0.8)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    match scored.first() {
-        Some((_, best)) => format!(" (did you mean '{best}'?)"),
-        None => String::new(),
-    }
 }

@@ -151,6 +151,38 @@ impl Reflection {
         }
     }
 
+    /// Fetches a file by name (and what it imports) unless the pool has it;
+    /// whether the pool has it afterwards.
+    pub async fn ensure_file(&mut self, name: &str) -> Result<bool> {
+        if self.pool.get_file_by_name(name).is_some() {
+            return Ok(true);
+        }
+        if self.not_found.contains(name) {
+            return Ok(false);
+        }
+        let answer = match self
+            .ask(MessageRequest::FileByFilename(name.to_string()))
+            .await
+        {
+            Err(Error::Status(status)) if status.code == Code::NotFound => {
+                self.not_found.insert(name.to_string());
+                return Ok(false);
+            }
+            other => other?,
+        };
+        match answer {
+            MessageResponse::FileDescriptorResponse(files) => {
+                self.add(files.file_descriptor_proto).await?;
+                Ok(self.pool.get_file_by_name(name).is_some())
+            }
+            MessageResponse::ErrorResponse(_) => {
+                self.not_found.insert(name.to_string());
+                Ok(false)
+            }
+            _ => Err(unexpected("a file by name")),
+        }
+    }
+
     /// Adds the files of one answer, then fetches whatever they import that
     /// neither the pool nor the answer holds.
     async fn add(&mut self, encoded: Vec<Vec<u8>>) -> Result<()> {

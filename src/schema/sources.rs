@@ -73,8 +73,9 @@ pub fn is_source(arg: &str) -> bool {
 }
 
 /// Compiles the `.proto` files and directories in `args` into a descriptor
-/// set with all imports and source info (comments, for `describe`).
-pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<super::pool::RawFile>> {
+/// set with all imports and source info (comments, for `describe`),
+/// encoded (by protox itself, so custom options survive).
+pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
     let mut includes: Vec<PathBuf> = import_paths.iter().map(PathBuf::from).collect();
     let mut files: Vec<PathBuf> = Vec::new();
     for arg in args {
@@ -132,8 +133,7 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<super::pool
             .open_file(file)
             .map_err(|e| explain(&e, &searched, &files))?;
     }
-    // Encoded by protox itself, so custom options survive.
-    super::files::decode_raw(&compiler.encode_file_descriptor_set(), "the .proto sources")
+    Ok(compiler.encode_file_descriptor_set())
 }
 
 fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -111,7 +111,7 @@ pub fn reflect(
             None => not_found(format!("no file named '{name}'")),
         },
         Some(MessageRequest::FileContainingSymbol(symbol)) => {
-            match crate::describe::file_of_symbol(pool, symbol) {
+            match crate::schema::lookup::find(pool, symbol).map(|found| found.file()) {
                 Some(file) => files(file),
                 None => not_found(format!("no symbol named '{symbol}'")),
             }

@@ -390,14 +390,12 @@ pub(crate) mod tests {
             .use_enum_numbers(options.enum_numbers);
         let general = DynamicMessage::decode(desc.clone(), bytes).ok().map(|m| {
             let mut out = Vec::new();
-            crate::output::write_json(&mut out, &m, &ser_options, compact).unwrap();
+            crate::json::write_json(&mut out, &m, &ser_options, compact).unwrap();
             String::from_utf8(out).unwrap()
         });
         let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(
-            &mut out,
-            crate::output::Formatter::new(compact),
-        );
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut out, crate::json::Formatter::new(compact));
         let direct = serialize(desc, bytes, options, &mut ser)
             .ok()
             .map(|()| String::from_utf8(out).unwrap());

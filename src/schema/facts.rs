@@ -1,0 +1,69 @@
+//! Facts about descriptors that several features read: the order fields
+//! are declared in, and `google.api.field_behavior`.
+
+use prost::encoding::{WireType, decode_key, decode_varint};
+use prost_reflect::{FieldDescriptor, MessageDescriptor, Value as ProtoValue};
+
+/// `google.api.field_behavior`, an extension of `google.protobuf.FieldOptions`.
+pub const FIELD_BEHAVIOR: u32 = 1052;
+pub const BEHAVIOR_REQUIRED: i32 = 2;
+pub const BEHAVIOR_OUTPUT_ONLY: i32 = 3;
+pub const BEHAVIOR_INPUT_ONLY: i32 = 4;
+
+/// The fields of `desc` in the order the .proto file declares them
+/// (prost-reflect lists them by number).
+pub fn declared_fields(desc: &MessageDescriptor) -> Vec<FieldDescriptor> {
+    let mut fields: Vec<FieldDescriptor> = desc.fields().collect();
+    fields.sort_by_key(|f| f.path().last().copied().unwrap_or_default());
+    fields
+}
+
+/// Whether a field must be present: a proto2 `required` field, or one marked
+/// `(google.api.field_behavior) = REQUIRED`.
+pub fn is_required(field: &FieldDescriptor) -> bool {
+    field.is_required() || field_behaviors(field).contains(&BEHAVIOR_REQUIRED)
+}
+
+/// The `google.api.field_behavior` values of a field: from the extension
+/// when the pool defines it, else from the option's unknown field 1052.
+pub fn field_behaviors(field: &FieldDescriptor) -> Vec<i32> {
+    let options = field.options();
+    let mut out = Vec::new();
+    for (ext, value) in options.extensions() {
+        if ext.number() == FIELD_BEHAVIOR {
+            match value {
+                ProtoValue::List(items) => {
+                    out.extend(items.iter().filter_map(ProtoValue::as_enum_number))
+                }
+                ProtoValue::EnumNumber(n) => out.push(*n),
+                _ => {}
+            }
+        }
+    }
+    for unknown in options.unknown_fields() {
+        if unknown.number() != FIELD_BEHAVIOR {
+            continue;
+        }
+        let mut buf = Vec::new();
+        unknown.encode(&mut buf);
+        let mut data = buf.as_slice();
+        let Ok((_, wire_type)) = decode_key(&mut data) else {
+            continue;
+        };
+        match wire_type {
+            WireType::Varint => {
+                if let Ok(v) = decode_varint(&mut data) {
+                    out.push(v as i32);
+                }
+            }
+            // Packed: a length, then varints.
+            WireType::LengthDelimited if decode_varint(&mut data).is_ok() => {
+                while let Ok(v) = decode_varint(&mut data) {
+                    out.push(v as i32);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
