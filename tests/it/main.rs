@@ -16,5 +16,6 @@ mod cli_transport;
 mod descriptors;
 mod fuzz_regressions;
 mod interop;
+mod lookup;
 mod protocols;
 mod serve;
