@@ -62,6 +62,12 @@ pub struct PrintOptions {
     pub error_json: bool,
 }
 
+/// Where and how the call prints.
+pub struct CallOutput<'a> {
+    pub print: &'a PrintOptions,
+    pub printer: &'a mut Printer,
+}
+
 impl PrintOptions {
     /// A printer writing to `out` as these options say.
     pub fn printer(&self, out: Box<dyn std::io::Write + Send>) -> Printer {
@@ -208,10 +214,10 @@ pub async fn call(
     first: Option<DynamicMessage>,
     mut requests: Requests,
     options: CallOptions,
-    print: &PrintOptions,
-    printer: &mut Printer,
+    out: CallOutput<'_>,
     schema: &mut Schema,
 ) -> Result<()> {
+    let CallOutput { print, printer } = out;
     let method = &resolved.method;
     let source = resolved.source;
     let trace = options.send.trace.clone();

@@ -680,6 +680,8 @@ pub enum ErrorFormat {
 
 /// What to do: the call form, or a command. grpcurl's verbs after the
 /// address (`rpcurl --plaintext host:port list`) become commands here.
+// Built once per run: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Verb {
     Call(Box<CallArgs>),

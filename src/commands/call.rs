@@ -82,8 +82,10 @@ pub async fn call(args: CallArgs) -> Result<()> {
         first,
         requests,
         call_options,
-        &print,
-        &mut printer,
+        call::CallOutput {
+            print: &print,
+            printer: &mut printer,
+        },
         &mut session.schema,
     )
     .await;
