@@ -204,7 +204,10 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
                 Err(e) => ("serialize_error", Value::String(e.to_string())),
             }
         }
-        TEXT_FORMAT => ("text_payload", Value::String(rpcurl::formats::to_text(&msg))),
+        TEXT_FORMAT => (
+            "text_payload",
+            Value::String(rpcurl::formats::to_text(&msg)),
+        ),
         other => skipped(format!("output format {other} is not supported")),
     }
 }

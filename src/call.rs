@@ -23,21 +23,60 @@ use crate::trace::{self, Trace};
 use crate::transcode;
 use crate::transport::{Channel, HttpVersion, RequestBody, fed_body};
 
+/// What the call puts on the wire.
 pub struct CallOptions {
     /// The user's headers (already filtered).
     pub headers: HeaderMap,
-    pub wire: Wire,
     pub timeout: Option<Duration>,
     pub user_agent: String,
     /// --http-method GET (Connect, side-effect-free unary methods).
     pub get: bool,
+    /// How request messages are framed and sent.
+    pub send: SendOptions,
+}
+
+/// What framing a request message needs; the task that sends a stream of
+/// requests takes its own copy.
+#[derive(Clone)]
+pub struct SendOptions {
+    pub wire: Wire,
     pub max_send: Option<usize>,
+    pub trace: Trace,
+}
+
+/// How the call's responses, metadata and status are shown.
+#[derive(Clone)]
+pub struct PrintOptions {
+    /// How responses are printed (--format).
+    pub format: Format,
     /// -i: response headers and trailers on stderr.
     pub include: bool,
     pub unredacted: bool,
-    /// How responses are printed (--format).
-    pub format: Format,
-    pub trace: Trace,
+    /// One JSON value per line.
+    pub compact: bool,
+    pub serialize: SerializeOptions,
+    /// Plain messages may be printed straight from the wire, with these
+    /// options (None with --emit-defaults, which that path leaves out).
+    pub direct: Option<transcode::Options>,
+    /// A non-OK status as one JSON object instead of text.
+    pub error_json: bool,
+}
+
+/// Where and how the call prints.
+pub struct CallOutput<'a> {
+    pub print: &'a PrintOptions,
+    pub printer: &'a mut Printer,
+}
+
+impl PrintOptions {
+    /// A printer writing to `out` as these options say.
+    pub fn printer(&self, out: Box<dyn std::io::Write + Send>) -> Printer {
+        let mut printer = Printer::new(out, self.serialize.clone(), self.compact);
+        if let Some(direct) = self.direct {
+            printer.allow_direct(direct);
+        }
+        printer
+    }
 }
 
 /// For unary and server-streaming methods, the one request message, read
@@ -133,7 +172,7 @@ fn frame_request(
     request: Request,
     desc: &MessageDescriptor,
     index: usize,
-    options: &CallOptions,
+    options: &SendOptions,
     streams: Streaming,
     out: &mut bytes::BytesMut,
 ) -> Result<()> {
@@ -169,18 +208,20 @@ fn frame_request(
 
 /// Runs the call and prints its responses. A non-OK status comes back as
 /// `Error::Status`; messages printed before it stay printed.
-pub async fn run(
+pub async fn call(
     channel: &Channel,
     resolved: &Resolved,
     first: Option<DynamicMessage>,
     mut requests: Requests,
     options: CallOptions,
-    printer: &mut Printer,
+    out: CallOutput<'_>,
     schema: &mut Schema,
 ) -> Result<()> {
+    let CallOutput { print, printer } = out;
     let method = &resolved.method;
     let source = resolved.source;
-    let trace = options.trace.clone();
+    let trace = options.send.trace.clone();
+    let wire = &options.send.wire;
     let streams = Streaming {
         client: method.is_client_streaming(),
         server: method.is_server_streaming(),
@@ -199,10 +240,10 @@ pub async fn run(
     }
 
     let get_payload = match (&first, options.get) {
-        (Some(message), true) => Some(encode_payload(message, options.wire.codec)?),
+        (Some(message), true) => Some(encode_payload(message, wire.codec)?),
         _ => None,
     };
-    let plan = options.wire.plan(
+    let plan = wire.plan(
         &path,
         streams,
         options.timeout,
@@ -218,7 +259,7 @@ pub async fn run(
             plan.method,
             channel.server().base_path,
             plan.path_and_query,
-            options.wire.protocol.name(),
+            wire.protocol.name(),
             channel.version()
         ),
     );
@@ -234,7 +275,7 @@ pub async fn run(
                 Request::Message(message),
                 &input_desc,
                 1,
-                &options,
+                &options.send,
                 streams,
                 &mut framed,
             )?;
@@ -242,22 +283,8 @@ pub async fn run(
         }
         None => {
             let (sender, body) = fed_body();
-            let wire = options.wire.clone();
-            let max_send = options.max_send;
-            let trace = trace.clone();
+            let options = options.send.clone();
             tokio::spawn(async move {
-                let options = CallOptions {
-                    headers: HeaderMap::new(),
-                    wire,
-                    timeout: None,
-                    user_agent: String::new(),
-                    get: false,
-                    max_send,
-                    include: false,
-                    unredacted: false,
-                    format: Format::Json,
-                    trace,
-                };
                 let mut index = 0;
                 while let Some(item) = requests.next().await {
                     // Requests already parsed go out together: one wake-up
@@ -303,15 +330,15 @@ pub async fn run(
         .start(plan.method, &plan.path_and_query, headers, body)
         .await?;
 
-    let mut reader = options.wire.reader(future, streams);
-    let codec = options.wire.codec;
+    let mut reader = wire.reader(future, streams);
+    let codec = wire.codec;
     let mut output_desc = method.output();
     let may_hold_any = AnyCache::default().may_contain_any(&output_desc);
     let mut headers_shown = false;
     let mut input_open = true;
     let mut count = 0usize;
     // Plain messages in JSON can be printed without decoding them first.
-    let direct = options.format == Format::Json && codec == Codec::Proto && !trace.bodies();
+    let direct = print.format == Format::Json && codec == Codec::Proto && !trace.bodies();
     // Decided once per type, not per message.
     let mut direct_type = direct && transcode::eligible(&output_desc);
     let outcome = loop {
@@ -328,8 +355,8 @@ pub async fn run(
             trace.mark_first_byte();
             trace.line("<", "response headers");
             trace.headers("<", headers);
-            if options.include {
-                trace::print_headers("<", headers, options.unredacted);
+            if print.include {
+                trace::print_headers("<", headers, print.unredacted);
             }
         }
         match next {
@@ -373,7 +400,7 @@ pub async fn run(
                 } else if trace.enabled() {
                     trace.line("<", format!("message {count} ({size} bytes)"));
                 }
-                match options.format {
+                match print.format {
                     Format::Json => printer.message(&message, fallback)?,
                     Format::Text => {
                         if count > 1 {
@@ -404,8 +431,8 @@ pub async fn run(
     {
         trace.line("<", "trailers");
         trace.headers("<", trailers);
-        if options.include {
-            trace::print_headers("<", trailers, options.unredacted);
+        if print.include {
+            trace::print_headers("<", trailers, print.unredacted);
         }
     }
     trace.info(format!("{count} response message(s)"));

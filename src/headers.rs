@@ -8,6 +8,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
 
+/// Sent as User-Agent unless -A/--user-agent says otherwise.
+pub const USER_AGENT: &str = concat!("rpcurl/", env!("CARGO_PKG_VERSION"));
+
 /// One `-H` argument, before files are read: a literal header, or where to
 /// read a list of them from.
 pub enum HeaderArg<'a> {

@@ -1,11 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = match rpcurl::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(rpcurl::usage_error(err)),
-    };
-    ExitCode::from(rpcurl::run(cli))
+    match rpcurl::cli::parse(std::env::args_os()) {
+        Ok(cli) => ExitCode::from(rpcurl::commands::dispatch(cli)),
+        Err(err) => ExitCode::from(rpcurl::cli::report_usage_error(err)),
+    }
 }

@@ -31,23 +31,6 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-use prost_reflect::DescriptorPool;
-
 pub use export::{encode_export, export_files, write_proto_files};
 pub use json::symbol_json;
 pub use source::{describe_all_services, file_source, symbol_source};
-
-use crate::error::Error;
-use crate::schema::lookup;
-
-/// [`symbol_source`] of a name looked up in one pool. Callers that hold a
-/// [`Schema`](crate::schema::Schema) use `Schema::lookup` and print the
-/// [`Found`](crate::schema::Found) symbol instead.
-pub fn describe(pool: &DescriptorPool, symbol: &str) -> Result<String, Error> {
-    Ok(symbol_source(&lookup::find_or_suggest(pool, symbol)?))
-}
-
-/// [`symbol_json`] of a name looked up in one pool.
-pub fn describe_json(pool: &DescriptorPool, symbol: &str) -> Result<serde_json::Value, Error> {
-    symbol_json(&lookup::find_or_suggest(pool, symbol)?)
-}

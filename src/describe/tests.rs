@@ -9,6 +9,17 @@ use super::dynamic::*;
 use super::export::*;
 use super::source::*;
 use super::*;
+use crate::error::Error;
+use crate::schema::lookup;
+
+/// A name looked up in one pool and printed, as `rpcurl describe` does.
+fn describe(pool: &DescriptorPool, symbol: &str) -> Result<String, Error> {
+    Ok(symbol_source(&lookup::find_or_suggest(pool, symbol)?))
+}
+
+fn describe_json(pool: &DescriptorPool, symbol: &str) -> Result<serde_json::Value, Error> {
+    symbol_json(&lookup::find_or_suggest(pool, symbol)?)
+}
 
 static TEST: &[u8] = include_bytes!("../../descriptors/test.binpb");
 static CONFORMANCE: &[u8] = include_bytes!("../../conformance/conformance.binpb");

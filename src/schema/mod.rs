@@ -253,12 +253,6 @@ impl Schema {
         lookup::message_of(&found.symbol, name)
     }
 
-    /// The pool that defines `symbol`, if any source does ([`Schema::lookup`]
-    /// without the error).
-    pub async fn pool_for_symbol(&mut self, symbol: &str) -> Result<Option<DescriptorPool>> {
-        Ok(self.find(symbol).await?.map(|found| found.pool))
-    }
-
     async fn find(&mut self, name: &str) -> Result<Option<Found>> {
         let found = |pool: &DescriptorPool| {
             lookup::find(pool, name).map(|symbol| Found {

@@ -11,6 +11,7 @@ mod bad_input;
 mod cli_call;
 mod cli_errors;
 mod cli_schema;
+mod cli_scope;
 mod cli_tools;
 mod cli_transport;
 mod descriptors;

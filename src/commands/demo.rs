@@ -3,14 +3,12 @@
 //! port, with the test schema and answers built in; each step then runs
 //! through the same code as the `rpcurl` command line it prints.
 
-use clap::Parser as _;
-
-use crate::cli::Cli;
-use crate::error::{Error, Result};
+use crate::cli;
+use crate::error::{EXIT_LOCAL, Error, Result};
 use crate::serve::{self, Answers, Config, Listener};
 
-static SCHEMA: &[u8] = include_bytes!("../descriptors/test.binpb");
-static RESPONSES: &str = include_str!("../descriptors/demo-responses.json");
+static SCHEMA: &[u8] = include_bytes!("../../descriptors/test.binpb");
+static RESPONSES: &str = include_str!("../../descriptors/demo-responses.json");
 
 /// Each step: what it shows, its arguments (after `rpcurl`, `{url}` for the
 /// server), and the exit code it should end with.
@@ -63,12 +61,14 @@ const STEPS: &[(&str, &[&str], u8)] = &[
     ),
 ];
 
-pub fn run() -> u8 {
+/// Runs the demo; each step runs through [`super::dispatch`], as the binary
+/// runs its command line.
+pub fn demo() -> Result<()> {
     let url = match start_server() {
         Ok(url) => url,
         Err(err) => {
             eprintln!("error: the demo server did not start: {err}");
-            return err.exit_code();
+            return Err(Error::Reported(err.exit_code()));
         }
     };
     println!("# rpcurl serve is listening on {url}, as if started with");
@@ -81,9 +81,9 @@ pub fn run() -> u8 {
         println!("# {title}");
         let shown: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
         println!("$ rpcurl {}", shown.join(" "));
-        let code = match Cli::try_parse_from(std::iter::once("rpcurl".to_string()).chain(args)) {
-            Ok(cli) => crate::run(cli),
-            Err(err) => crate::usage_error(err),
+        let code = match cli::parse(std::iter::once("rpcurl".to_string()).chain(args)) {
+            Ok(cli) => super::dispatch(cli),
+            Err(err) => cli::report_usage_error(err),
         };
         println!("(exit code {code})\n");
         if code != *expected {
@@ -92,10 +92,10 @@ pub fn run() -> u8 {
     }
     if unexpected.is_empty() {
         println!("# Every step ended as expected.");
-        0
+        Ok(())
     } else {
         eprintln!("error: {}", unexpected.join("; "));
-        crate::error::EXIT_LOCAL
+        Err(Error::Reported(EXIT_LOCAL))
     }
 }
 

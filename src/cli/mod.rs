@@ -1,0 +1,971 @@
+//! The command line: flags grouped per help heading, each group flattened
+//! into exactly the commands it applies to; checks that need no I/O; and
+//! (in [`settings`]) the one translation from flags to the option structs of
+//! the layers below. Only `commands/` and `main` use this module.
+//!
+//! Flag names follow buf curl so that its command lines work unchanged, and
+//! grpcurl's capabilities appear under long, descriptive names.
+
+pub mod settings;
+
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{EXIT_USAGE, Error, Result};
+use crate::units::{parse_duration, parse_size};
+
+const AFTER_HELP: &str = "\
+Examples:
+  rpcurl --schema api.binpb -d '{\"name\":\"x\"}' http://localhost:8080/pkg.v1.Svc/Method
+  rpcurl -H \"Authorization: Bearer $TOKEN\" https://api.example.com/pkg.v1.Svc/List
+  rpcurl https://api.example.com --list-methods
+  rpcurl --plaintext localhost:8080 pkg.v1.Svc/Method        (grpcurl's form)
+  echo '{\"n\":1}{\"n\":2}' | rpcurl -d @- http://localhost:8080/pkg.v1.Svc/Stream
+
+Exit codes:
+  0         success
+  1         local error: bad input JSON, unknown method, unreadable schema
+  2         usage error: bad flags or arguments
+  64+CODE   the call ended with gRPC status CODE (67 invalid_argument,
+            68 deadline_exceeded, 69 not_found, 76 unimplemented,
+            77 internal, 80 unauthenticated, ...); connection failures
+            are reported as unavailable (78)
+
+Full reference: docs/flags.md";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rpcurl",
+    version,
+    about = "Call any gRPC method by its full name; schema from descriptor sets or server reflection",
+    after_help = AFTER_HELP,
+    max_term_width = 100,
+    // Flags before a command name belong to the call form, not to the
+    // command: `rpcurl --schema X list` is refused with a clear message.
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub call: CallArgs,
+}
+
+/// The buf curl / grpcurl call form: every flag group.
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    /// URL of the method (https://host/pkg.Svc/Method, as buf curl takes it),
+    /// or an address and a method (host:port pkg.Svc/Method, as grpcurl takes
+    /// them). With --list-services/--list-methods the method is left out.
+    #[arg(value_name = "URL | ADDRESS [METHOD]", num_args = 0..=3)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub listing: ListingArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub messages: MessageArgs,
+    #[command(flatten)]
+    pub status: StatusArgs,
+}
+
+// ----- flag groups -----
+
+/// Where the schema comes from: files (every command that needs a schema).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SchemaArgs {
+    /// Read the schema from a binary FileDescriptorSet (`buf build -o x.binpb`,
+    /// `protoc --descriptor_set_out`) or .proto sources; `-` reads it from
+    /// stdin. Repeatable. Turns server reflection off unless --reflect is
+    /// given.
+    #[arg(long, value_name = "FILE", help_heading = "Schema")]
+    pub schema: Vec<String>,
+
+    /// Directory to search for imports of .proto sources given to --schema
+    /// (repeatable; default: the current directory and each file's own).
+    #[arg(
+        short = 'I',
+        long = "import-path",
+        value_name = "DIR",
+        help_heading = "Schema"
+    )]
+    pub import_paths: Vec<String>,
+}
+
+/// Server reflection (commands that talk to a server).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReflectArgs {
+    /// Use server reflection for the schema (the default without --schema).
+    /// With --schema as well, reflection is consulted first. --reflect=false
+    /// turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", help_heading = "Schema")]
+    pub reflect: Option<bool>,
+
+    /// Header sent only on reflection calls ("Name: value", @FILE, or @-).
+    /// Headers given with -H are sent on reflection calls too.
+    #[arg(long, value_name = "HEADER", help_heading = "Schema")]
+    pub reflect_header: Vec<String>,
+
+    /// Reflection protocol to use; by default grpc-v1 is tried first, then
+    /// grpc-v1alpha if the server does not implement v1.
+    #[arg(long, value_enum, value_name = "PROTOCOL", help_heading = "Schema")]
+    pub reflect_protocol: Option<ReflectProtocol>,
+}
+
+/// Listings instead of a call (the call form only).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ListingArgs {
+    /// List the services of the server (or of --schema, with no URL), one per
+    /// line, sorted.
+    #[arg(long, help_heading = "Schema")]
+    pub list_services: bool,
+
+    /// List every method as package.Service/Method, one per line, sorted.
+    #[arg(long, help_heading = "Schema")]
+    pub list_methods: bool,
+}
+
+/// The request of a call.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RequestArgs {
+    /// Request body as JSON: a literal, @FILE, or @- for stdin. A stream of
+    /// JSON values (concatenated or one per line) for streaming methods.
+    /// Without it, an empty message (unary, server stream) or an empty stream.
+    #[arg(short = 'd', long, value_name = "DATA", help_heading = "Request")]
+    pub data: Option<String>,
+
+    /// Ignore request fields the schema does not know instead of failing.
+    #[arg(long, help_heading = "Request")]
+    pub allow_unknown_fields: bool,
+
+    /// Compress request messages.
+    #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "Request")]
+    pub compress: Option<Compression>,
+
+    /// Largest message to receive, and to send, in bytes (receiving
+    /// defaults to 4 MiB, as in gRPC).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Request")]
+    pub max_msg_size: Option<usize>,
+
+    /// Connect: send unary calls of methods marked idempotency_level =
+    /// NO_SIDE_EFFECTS as GET requests (cacheable), instead of POST.
+    #[arg(long, value_enum, default_value_t = HttpMethod::Post, value_name = "METHOD",
+          help_heading = "Request")]
+    pub http_method: HttpMethod,
+}
+
+impl RequestArgs {
+    /// The flags given, by name (for refusing them where no request is made).
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if self.data.is_some() {
+            flags.push("--data");
+        }
+        if self.allow_unknown_fields {
+            flags.push("--allow-unknown-fields");
+        }
+        if self.compress.is_some() {
+            flags.push("--compress");
+        }
+        if self.max_msg_size.is_some() {
+            flags.push("--max-msg-size");
+        }
+        if self.http_method != HttpMethod::Post {
+            flags.push("--http-method");
+        }
+        flags
+    }
+}
+
+/// Headers and credentials sent to a server.
+#[derive(Args, Debug, Clone, Default)]
+pub struct HeaderArgs {
+    /// Request header "Name: value"; @FILE or @- read one per line (# starts a
+    /// comment). Values are never split on commas; names ending in -bin take
+    /// base64 values. Repeatable.
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "HEADER",
+        help_heading = "Headers and auth"
+    )]
+    pub headers: Vec<String>,
+
+    /// User-Agent to send (default rpcurl/VERSION).
+    #[arg(
+        short = 'A',
+        long,
+        value_name = "NAME",
+        help_heading = "Headers and auth"
+    )]
+    pub user_agent: Option<String>,
+
+    /// Basic authentication: "user:password", or "user" alone to be asked
+    /// for the password (when stdin is a terminal). A -H Authorization wins.
+    #[arg(
+        short = 'u',
+        long,
+        value_name = "USER[:PASSWORD]",
+        help_heading = "Headers and auth"
+    )]
+    pub user: Option<String>,
+
+    /// Take Basic credentials for the host from ~/.netrc.
+    #[arg(
+        short = 'n',
+        long,
+        conflicts_with = "netrc_file",
+        help_heading = "Headers and auth"
+    )]
+    pub netrc: bool,
+
+    /// Take Basic credentials for the host from FILE (netrc format).
+    #[arg(long, value_name = "FILE", help_heading = "Headers and auth")]
+    pub netrc_file: Option<String>,
+
+    /// Replace ${NAME} in header values with environment variables (an
+    /// unset variable is an error), so tokens stay off the command line.
+    #[arg(long, help_heading = "Headers and auth")]
+    pub expand_headers: bool,
+}
+
+/// How to reach the server.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// Time limit for the whole run, sent to the server as grpc-timeout:
+    /// seconds (2.5) or a duration (2500ms, 10s, 1m).
+    #[arg(long, visible_alias = "max-time", value_name = "DURATION",
+          value_parser = parse_duration, help_heading = "Connection")]
+    pub timeout: Option<Duration>,
+
+    /// RPC protocol: gRPC (HTTP/2), gRPC-Web or Connect (HTTP/1.1 or
+    /// HTTP/2), by buf curl's names.
+    #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
+    pub protocol: Protocol,
+
+    /// Use HTTP/2 without TLS for http:// URLs. gRPC always does; gRPC-Web
+    /// and Connect use HTTP/1.1 on http:// without this flag.
+    #[arg(long, help_heading = "Connection")]
+    pub http2_prior_knowledge: bool,
+
+    /// gRPC-Web: send and accept the base64 text form
+    /// (application/grpc-web-text).
+    #[arg(long, help_heading = "Connection")]
+    pub grpcweb_text: bool,
+
+    /// Connect: message encoding on the wire.
+    #[arg(long, value_enum, default_value_t = CodecArg::Proto, help_heading = "Connection")]
+    pub codec: CodecArg,
+
+    /// With an address (no scheme), connect without TLS (grpcurl's flag).
+    #[arg(long, help_heading = "Connection")]
+    pub plaintext: bool,
+
+    /// Connect to this Unix socket instead of the URL's host and port
+    /// (addresses may also be given as unix:PATH).
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub unix_socket: Option<String>,
+
+    /// Time limit for TCP connect plus the TLS and HTTP/2 handshakes, in
+    /// seconds or with a unit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Option<Duration>,
+
+    /// Send HTTP/2 PINGs this often (seconds or a unit) to keep the
+    /// connection alive; TCP keepalive uses the same period (default 60s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
+    pub keepalive_time: Option<Duration>,
+
+    /// Turn off TCP keepalive and HTTP/2 PINGs.
+    #[arg(long, help_heading = "Connection")]
+    pub no_keepalive: bool,
+
+    /// Value of the :authority header; also the name TLS verifies unless
+    /// --servername. A -H "Host: ..." header does the same.
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub authority: Option<String>,
+}
+
+/// TLS towards the server.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Trust only the CA certificates in this PEM file (replaces the
+    /// system's roots, as in curl and buf curl).
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cacert: Option<String>,
+
+    /// Client certificate (PEM) for mutual TLS; needs --key.
+    #[arg(
+        short = 'E',
+        long,
+        value_name = "FILE",
+        requires = "key",
+        help_heading = "TLS"
+    )]
+    pub cert: Option<String>,
+
+    /// Private key (PEM) of the client certificate; needs --cert.
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub key: Option<String>,
+
+    /// Do not verify the server's certificate.
+    #[arg(short = 'k', long, help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Server name for SNI and for verifying the certificate.
+    #[arg(long, value_name = "NAME", help_heading = "TLS")]
+    pub servername: Option<String>,
+}
+
+impl TlsArgs {
+    /// The flags given, by name (for refusing them on plaintext targets).
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if self.cacert.is_some() {
+            flags.push("--cacert");
+        }
+        if self.cert.is_some() {
+            flags.push("--cert");
+        }
+        if self.key.is_some() {
+            flags.push("--key");
+        }
+        if self.insecure {
+            flags.push("--insecure");
+        }
+        if self.servername.is_some() {
+            flags.push("--servername");
+        }
+        flags
+    }
+}
+
+/// The trace on stderr.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TraceArgs {
+    /// Trace the connection and call on stderr: addresses, TLS, headers,
+    /// trailers, message sizes and timings; secrets are redacted. -vv adds
+    /// message bodies.
+    #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+
+    /// Show secret header values (Authorization, cookies, tokens) in -v.
+    #[arg(long, help_heading = "Output")]
+    pub unredacted: bool,
+}
+
+/// Everything a command that talks to a server takes: reflection, headers,
+/// connection, TLS and the trace.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub reflect: ReflectArgs,
+    #[command(flatten)]
+    pub headers: HeaderArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+/// Where output goes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<String>,
+
+    /// Print each JSON value on one line (NDJSON), for pipes.
+    #[arg(long, help_heading = "Output")]
+    pub compact: bool,
+}
+
+/// How messages are printed (calls and decode).
+#[derive(Args, Debug, Clone, Default)]
+pub struct MessageArgs {
+    /// Format of request input and response output: JSON, protobuf text
+    /// format (messages separated by the ASCII record separator 0x1E, as
+    /// grpcurl does), or binary (each message with a varint length prefix).
+    #[arg(long = "format", value_enum, help_heading = "Output")]
+    pub format: Option<Format>,
+
+    /// Print fields that have their default value.
+    #[arg(long, help_heading = "Output")]
+    pub emit_defaults: bool,
+
+    /// Print proto field names (snake_case) instead of JSON names.
+    #[arg(long, help_heading = "Output")]
+    pub proto_names: bool,
+
+    /// Print enum values as numbers.
+    #[arg(long, help_heading = "Output")]
+    pub enum_numbers: bool,
+}
+
+/// Statuses and metadata of a call.
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// How a non-OK status is printed on stderr.
+    #[arg(long, value_enum, default_value_t = ErrorFormat::Text, help_heading = "Output")]
+    pub error_format: ErrorFormat,
+
+    /// Print response headers before the messages and trailers after them,
+    /// on stderr (stdout stays pure JSON).
+    #[arg(short = 'i', long, help_heading = "Output")]
+    pub include: bool,
+}
+
+// ----- commands -----
+
+/// Schema tools: each works from --schema files, .proto sources, server
+/// reflection (give TARGET), or several together.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List services, or the methods of SERVICE (grpcurl's `list`).
+    List(ListArgs),
+    /// Print a service, method, message, enum, field or extension as proto
+    /// source (every service when no SYMBOL is given).
+    /// With --format json, the descriptor as JSON instead.
+    Describe(DescribeArgs),
+    /// Print an example request (JSON with every field filled in) that -d
+    /// accepts unchanged.
+    Template(TemplateArgs),
+    /// Print the JSON Schema (2020-12) of a message's (or a method's
+    /// request's) proto3 JSON form.
+    Jsonschema(JsonschemaArgs),
+    /// Write the schema (or the files SYMBOLs need) as a descriptor set
+    /// and/or .proto sources: how a server's reflected schema goes offline.
+    Export(ExportArgs),
+    /// Serve every service of a schema over gRPC, gRPC-Web and Connect
+    ///
+    /// The schema comes from --schema (descriptor sets or .proto sources) or
+    /// an UPSTREAM server's reflection. One listener takes HTTP/1.1 and
+    /// HTTP/2, with reflection and health checks. Methods echo the request
+    /// when the types match, else answer with a generated response, unless
+    /// --responses says otherwise. Each request is logged to stderr as one
+    /// JSON line. See docs/serve.md.
+    Serve(ServeArgs),
+    /// Start `rpcurl serve` in-process and make real calls to it
+    ///
+    /// The server listens on a free loopback port with the test schema built
+    /// in; each call is printed as the command line it stands for, then its
+    /// output.
+    Demo,
+    /// Convert JSON (or text format, with --format text) on stdin to binary
+    /// protobuf on stdout.
+    Encode(EncodeArgs),
+    /// Convert binary protobuf on stdin to JSON (or text format, with
+    /// --format text) on stdout.
+    Decode(DecodeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Server address or URL (omit to list --schema offline).
+    #[arg(value_name = "[TARGET] [SERVICE]", num_args = 0..=2)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    #[arg(value_name = "[TARGET] [SYMBOL]", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// text: proto source; json: the descriptor as JSON.
+    #[arg(long = "format", value_enum, help_heading = "Output")]
+    pub format: Option<DescribeFormat>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplateArgs {
+    #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
+    pub args: Vec<String>,
+    /// Show every member of each oneof (for reading; -d rejects it).
+    #[arg(long)]
+    pub all_oneofs: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct JsonschemaArgs {
+    #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[arg(value_name = "TARGET", num_args = 0..=1)]
+    pub args: Vec<String>,
+    /// Export only what these symbols need (repeatable).
+    #[arg(long = "symbol", value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    /// Write a binary FileDescriptorSet (dependencies first).
+    #[arg(long, value_name = "FILE")]
+    pub protoset_out: Option<String>,
+    /// Write .proto sources under DIR.
+    #[arg(long, value_name = "DIR")]
+    pub proto_out_dir: Option<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    #[arg(value_name = "MESSAGE")]
+    pub message: String,
+    /// Write each message with a varint length prefix (for streams).
+    #[arg(long)]
+    pub delimited: bool,
+    /// Format of the input on stdin.
+    #[arg(long = "format", value_enum)]
+    pub format: Option<Format>,
+    /// Ignore fields the schema does not know instead of failing.
+    #[arg(long)]
+    pub allow_unknown_fields: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    #[arg(value_name = "MESSAGE")]
+    pub message: String,
+    /// Read messages with varint length prefixes (a stream).
+    #[arg(long)]
+    pub delimited: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub messages: MessageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Server whose schema to serve, read through its reflection (with
+    /// --schema as well, both are served).
+    #[arg(value_name = "UPSTREAM")]
+    pub upstream: Option<String>,
+    /// Where to listen: HOST:PORT, :PORT (every interface), PORT (loopback)
+    /// or unix:PATH. Port 0 picks a free port; the first line on stderr
+    /// tells which.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:50051")]
+    pub listen: String,
+    /// JSON file of answers by method name: response, responses (+ repeat),
+    /// error (code, message, details), delay, interval, stream (each |
+    /// summary), headers, trailers. See docs/serve.md.
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
+    /// Require client certificates issued by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<String>,
+    /// Do not log requests (the listening line is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Largest request message to accept, in bytes (default 4 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_msg_size: Option<usize>,
+    /// Accept request fields the schema does not know.
+    #[arg(long)]
+    pub allow_unknown_fields: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+// ----- values -----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    Gzip,
+}
+
+/// Message formats for encode/decode and for calls (--format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+    Binary,
+}
+
+/// What describe prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DescribeFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    Grpc,
+    Grpcweb,
+    Connect,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CodecArg {
+    Proto,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum HttpMethod {
+    #[value(name = "GET", alias = "get")]
+    Get,
+    #[default]
+    #[value(name = "POST", alias = "post")]
+    Post,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReflectProtocol {
+    #[value(name = "grpc-v1")]
+    V1,
+    #[value(name = "grpc-v1alpha")]
+    V1Alpha,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    Text,
+    Json,
+}
+
+// ----- from the parse to one verb, with the checks that need no I/O -----
+
+/// What to do: the call form, or a command. grpcurl's verbs after the
+/// address (`rpcurl --plaintext host:port list`) become commands here.
+// Built once per run: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Verb {
+    Call(Box<CallArgs>),
+    Command(Command),
+}
+
+impl Cli {
+    /// The verb to run, checked.
+    pub fn into_verb(self) -> Result<Verb> {
+        let verb = match self.command {
+            Some(command) => Verb::Command(command),
+            None => grpcurl_verb(self.call)?,
+        };
+        verb.check()?;
+        Ok(verb)
+    }
+}
+
+/// The command names, for telling flags given before one.
+const COMMANDS: &[&str] = &[
+    "list",
+    "describe",
+    "template",
+    "jsonschema",
+    "export",
+    "serve",
+    "demo",
+    "encode",
+    "decode",
+];
+
+fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
+    let args = &call.args;
+    if let Some(name) = args.first().filter(|a| COMMANDS.contains(&a.as_str())) {
+        return Err(Error::usage(format!(
+            "flags go after the command name: rpcurl {name} [FLAGS] ... (see rpcurl {name} --help)"
+        )));
+    }
+    let verb = match args.get(1).map(String::as_str) {
+        Some(verb @ ("list" | "describe")) if args.len() <= 3 => verb,
+        _ if args.len() > 2 => {
+            return Err(Error::usage(
+                "too many arguments: expected a URL, or an address and a method",
+            ));
+        }
+        _ => return Ok(Verb::Call(Box::new(call))),
+    };
+    let mut given = call.request.given();
+    if call.listing.list_services {
+        given.push("--list-services");
+    }
+    if call.listing.list_methods {
+        given.push("--list-methods");
+    }
+    if call.status.include {
+        given.push("--include");
+    }
+    if call.status.error_format != ErrorFormat::Text {
+        given.push("--error-format");
+    }
+    if call.messages.emit_defaults {
+        given.push("--emit-defaults");
+    }
+    if call.messages.proto_names {
+        given.push("--proto-names");
+    }
+    if call.messages.enum_numbers {
+        given.push("--enum-numbers");
+    }
+    if verb == "list" && call.messages.format.is_some() {
+        given.push("--format");
+    }
+    if let Some(flag) = given.first() {
+        return Err(Error::usage(format!("{verb} takes no {flag}")));
+    }
+    let args: Vec<String> = [&args[..1], &args[2..]].concat();
+    let CallArgs {
+        schema,
+        server,
+        output,
+        messages,
+        ..
+    } = call;
+    Ok(Verb::Command(if verb == "list" {
+        Command::List(ListArgs {
+            args,
+            schema,
+            server,
+            output,
+        })
+    } else {
+        let format = match messages.format {
+            None => None,
+            Some(Format::Json) => Some(DescribeFormat::Json),
+            Some(Format::Text) => Some(DescribeFormat::Text),
+            Some(Format::Binary) => {
+                return Err(Error::usage("describe prints text or json, not binary"));
+            }
+        };
+        Command::Describe(DescribeArgs {
+            args,
+            format,
+            schema,
+            server,
+            output,
+        })
+    }))
+}
+
+impl Verb {
+    /// Checks that clap cannot express; all of them run before any I/O.
+    fn check(&self) -> Result<()> {
+        match self {
+            Verb::Call(call) => call.check(),
+            Verb::Command(Command::List(a)) => a.server.check(&a.schema, !a.args.is_empty()),
+            Verb::Command(Command::Describe(a)) => a.server.check(&a.schema, !a.args.is_empty()),
+            Verb::Command(Command::Template(a)) => a.server.check(&a.schema, a.args.len() > 1),
+            Verb::Command(Command::Jsonschema(a)) => a.server.check(&a.schema, a.args.len() > 1),
+            Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
+            Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
+            Verb::Command(Command::Encode(a)) => a.schema.check(),
+            Verb::Command(Command::Decode(a)) => a.schema.check(),
+            Verb::Command(Command::Demo) => Ok(()),
+        }
+    }
+
+    /// --timeout, where the verb takes it.
+    pub fn timeout(&self) -> Option<Duration> {
+        let server = match self {
+            Verb::Call(call) => &call.server,
+            Verb::Command(Command::List(a)) => &a.server,
+            Verb::Command(Command::Describe(a)) => &a.server,
+            Verb::Command(Command::Template(a)) => &a.server,
+            Verb::Command(Command::Jsonschema(a)) => &a.server,
+            Verb::Command(Command::Export(a)) => &a.server,
+            Verb::Command(Command::Serve(a)) => &a.server,
+            Verb::Command(Command::Encode(_) | Command::Decode(_) | Command::Demo) => {
+                return None;
+            }
+        };
+        server.connection.timeout
+    }
+}
+
+impl SchemaArgs {
+    fn check(&self) -> Result<()> {
+        if self.schema.iter().filter(|s| s.as_str() == "-").count() > 1 {
+            return Err(Error::usage("--schema - (stdin) can be given only once"));
+        }
+        Ok(())
+    }
+
+    fn reads_stdin(&self) -> bool {
+        self.schema.iter().any(|s| s == "-")
+    }
+}
+
+impl ServerArgs {
+    /// Reflection is on by default, off with --schema unless --reflect.
+    pub fn uses_reflection(&self, schema: &SchemaArgs) -> bool {
+        match self.reflect.reflect {
+            Some(explicit) => explicit,
+            None => schema.schema.is_empty(),
+        }
+    }
+
+    fn check(&self, schema: &SchemaArgs, has_target: bool) -> Result<()> {
+        schema.check()?;
+        let c = &self.connection;
+        if c.grpcweb_text && c.protocol != Protocol::Grpcweb {
+            return Err(Error::usage("--grpcweb-text needs --protocol grpcweb"));
+        }
+        if c.codec == CodecArg::Json && c.protocol != Protocol::Connect {
+            return Err(Error::usage("--codec json needs --protocol connect"));
+        }
+        if self.reflect.reflect == Some(false) && schema.schema.is_empty() && has_target {
+            return Err(Error::usage(
+                "--reflect=false needs --schema: without reflection the schema must come from a file",
+            ));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(Error::usage(
+                "--cert and --key go together: give both for mutual TLS",
+            ));
+        }
+        let h = &self.headers;
+        if h.netrc && h.netrc_file.is_some() {
+            return Err(Error::usage(
+                "--netrc and --netrc-file cannot be used together",
+            ));
+        }
+        if c.no_keepalive && c.keepalive_time.is_some() {
+            return Err(Error::usage(
+                "--no-keepalive and --keepalive-time cannot be used together",
+            ));
+        }
+        if h.user.is_some() && (h.netrc || h.netrc_file.is_some()) {
+            return Err(Error::usage(
+                "-u/--user and --netrc/--netrc-file cannot be used together",
+            ));
+        }
+        if !self.reflect.reflect_header.is_empty() && !self.uses_reflection(schema) {
+            return Err(Error::usage(
+                "--reflect-header is only used with reflection (drop --schema or add --reflect)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CallArgs {
+    fn check(&self) -> Result<()> {
+        let protocol = self.server.connection.protocol;
+        if self.request.http_method == HttpMethod::Get && protocol != Protocol::Connect {
+            return Err(Error::usage("--http-method GET needs --protocol connect"));
+        }
+        if self.schema.reads_stdin() && self.request.data.as_deref() == Some("@-") {
+            return Err(Error::usage(
+                "--schema - and -d @- both read stdin; put one of them in a file",
+            ));
+        }
+        self.server.check(&self.schema, !self.args.is_empty())?;
+        if self.listing.list_services && self.listing.list_methods {
+            return Err(Error::usage(
+                "--list-services and --list-methods cannot be used together",
+            ));
+        }
+        if (self.listing.list_services || self.listing.list_methods) && self.request.data.is_some()
+        {
+            return Err(Error::usage("--list-services/--list-methods take no -d"));
+        }
+        Ok(())
+    }
+}
+
+/// Reports a command-line error from clap as one line (help and version
+/// requests print in full), and returns the exit code.
+pub fn report_usage_error(err: clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            0
+        }
+        _ => {
+            // clap's message is a paragraph, then usage and tips: keep the
+            // paragraph, on one line.
+            let text = err.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see rpcurl --help)", first.join(" "));
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Parses a command line (the binary's own, or the demo's steps).
+pub fn parse<I, T>(args: I) -> std::result::Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    Cli::try_parse_from(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn request_flags_belong_to_calls_only() {
+        assert!(parse(["rpcurl", "list", "--compress", "gzip"]).is_err());
+        assert!(parse(["rpcurl", "list", "--schema", "x", "-H", "a: b"]).is_ok());
+        assert!(parse(["rpcurl", "--compress", "gzip", "http://h/a.B/C"]).is_ok());
+    }
+}

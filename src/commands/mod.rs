@@ -1,0 +1,177 @@
+//! One file per verb, each a thin function over the layers below, and the
+//! one dispatch: start the runtime, bound the run by --timeout, run the
+//! verb, report its error and return the exit code.
+
+mod call;
+mod codec;
+mod demo;
+mod describe;
+mod export;
+mod jsonschema;
+mod list;
+mod serve;
+mod template;
+
+use std::future::Future;
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cli::settings;
+use crate::cli::{Cli, Command, ConnectionArgs, SchemaArgs, ServerArgs, Verb};
+use crate::error::{Error, Result};
+use crate::output::Printer;
+use crate::session::{self, Session};
+use crate::status;
+use crate::target::{self, Server};
+
+/// Runs one parsed command line and returns the process exit code. Errors
+/// are printed here (RPC statuses are printed by the call, with details).
+pub fn dispatch(cli: Cli) -> u8 {
+    let result = cli.into_verb().and_then(|verb| {
+        let timeout = verb.timeout();
+        match verb {
+            Verb::Call(args) => on_runtime(timeout, false, call::call(*args)),
+            Verb::Command(Command::List(args)) => on_runtime(timeout, false, list::list(args)),
+            Verb::Command(Command::Describe(args)) => {
+                on_runtime(timeout, false, describe::describe(args))
+            }
+            Verb::Command(Command::Template(args)) => {
+                on_runtime(timeout, false, template::template(args))
+            }
+            Verb::Command(Command::Jsonschema(args)) => {
+                on_runtime(timeout, false, jsonschema::jsonschema(args))
+            }
+            Verb::Command(Command::Export(args)) => {
+                on_runtime(timeout, false, export::export(args))
+            }
+            Verb::Command(Command::Encode(args)) => on_runtime(None, false, codec::encode(args)),
+            Verb::Command(Command::Decode(args)) => on_runtime(None, false, codec::decode(args)),
+            // For `serve`, --timeout is how long to serve: running out is
+            // success.
+            Verb::Command(Command::Serve(args)) => on_runtime(timeout, true, serve::serve(args)),
+            // The demo runs a server and the client side by side, each on
+            // its own runtime.
+            Verb::Command(Command::Demo) => demo::demo(),
+        }
+    });
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            report(&err);
+            err.exit_code()
+        }
+    }
+}
+
+/// Runs `work` on a current-thread runtime, within `timeout`.
+fn on_runtime(
+    timeout: Option<Duration>,
+    serving: bool,
+    work: impl Future<Output = Result<()>>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::local(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async move {
+        match timeout {
+            Some(limit) => match tokio::time::timeout(limit, work).await {
+                Ok(result) => result,
+                Err(_) if serving => Ok(()),
+                Err(_) => Err(Error::Status(status::Status::new(
+                    status::Code::DeadlineExceeded,
+                    format!("no answer within the time limit of {limit:?} (--timeout)"),
+                ))),
+            },
+            None => work.await,
+        }
+    });
+    // Do not wait for the connection task or a stdin reader to finish.
+    runtime.shutdown_background();
+    result
+}
+
+fn report(err: &Error) {
+    let stderr = std::io::stderr();
+    let mut stderr = stderr.lock();
+    match err {
+        Error::OutputClosed | Error::Reported(_) => {}
+        Error::Status(status) => {
+            let _ = writeln!(stderr, "error: {status}");
+        }
+        Error::Usage(message) | Error::Local(message) => {
+            let _ = writeln!(stderr, "error: {message}");
+        }
+    }
+}
+
+/// The first argument is a server when it looks like one: a URL, a
+/// `unix:` address, or `host:port`. The rest are names.
+fn split_target(
+    args: &[String],
+    connection: &ConnectionArgs,
+) -> Result<(Option<Server>, Vec<String>)> {
+    let looks_like_server = |a: &str| {
+        a.contains("://")
+            || a.starts_with("unix:")
+            || a.rsplit_once(':').is_some_and(|(_, port)| {
+                !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())
+            })
+    };
+    match args.first() {
+        Some(first) if looks_like_server(first) => {
+            let server = server_of(first, connection)?;
+            Ok((server, args[1..].to_vec()))
+        }
+        _ => Ok((None, args.to_vec())),
+    }
+}
+
+/// The server of a TARGET (URL, `host:port` or `unix:PATH`), with
+/// --plaintext and --unix-socket applied.
+fn server_of(target: &str, connection: &ConnectionArgs) -> Result<Option<Server>> {
+    let mut server = target::parse(
+        std::slice::from_ref(&target.to_string()),
+        connection.plaintext,
+    )?
+    .server;
+    if let (Some(path), Some(s)) = (&connection.unix_socket, server.as_mut()) {
+        s.unix = Some(path.into());
+    }
+    Ok(server)
+}
+
+/// Opens the session of a schema tool: it needs a server or --schema.
+async fn open_tool_session(
+    schema: &SchemaArgs,
+    server_args: &ServerArgs,
+    server: Option<Server>,
+) -> Result<Session> {
+    if server.is_none() && schema.schema.is_empty() {
+        return Err(Error::usage(
+            "no schema: give a server (TARGET, for reflection) or --schema",
+        ));
+    }
+    open_session(schema, Some(server_args), None, server, false).await
+}
+
+/// Opens a session from the flags: the one way every command gets one.
+async fn open_session(
+    schema: &SchemaArgs,
+    server_args: Option<&ServerArgs>,
+    request: Option<&crate::cli::RequestArgs>,
+    server: Option<Server>,
+    data_from_stdin: bool,
+) -> Result<Session> {
+    if let (Some(args), Some(server)) = (server_args, &server) {
+        settings::check_tls(&args.tls, server)?;
+    }
+    let options = settings::session_options(schema, server_args, request);
+    Session::open(options, server, data_from_stdin).await
+}
+
+/// A printer for commands that print names and JSON values.
+fn value_printer(output: &crate::cli::OutputArgs) -> Result<Printer> {
+    let options = settings::value_print_options(output);
+    Ok(options.printer(session::output(output.output.as_deref())?))
+}

@@ -1,0 +1,307 @@
+//! The session every command opens: headers read from -H, files and stdin,
+//! credentials from -u or netrc, the schema sources, and the connection,
+//! dialed on first need. It is opened from plain option structs (built by
+//! the command line's settings) and does the I/O they call for.
+
+use std::io::BufReader;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::auth;
+use crate::error::{Error, Result};
+use crate::headers::{self, HeaderArg};
+use crate::protocol::Wire;
+use crate::schema::{Schema, files, reflection::Reflection, reflection::Version};
+use crate::target::Server;
+use crate::trace::Trace;
+use crate::transport::{self, Channel, DialOptions};
+
+/// Everything a session is opened from.
+pub struct SessionOptions {
+    /// --schema files (descriptor sets, .proto sources, `-` for stdin).
+    pub schema_files: Vec<String>,
+    pub import_paths: Vec<String>,
+    /// Server reflection, when it is on.
+    pub reflection: Option<ReflectionOptions>,
+    pub headers: HeaderOptions,
+    /// How to dial; `authority` falls back to a `Host:` header.
+    pub dial: DialOptions,
+    pub wire: Wire,
+    pub user_agent: String,
+    pub trace: Trace,
+}
+
+pub struct ReflectionOptions {
+    /// Header arguments sent on reflection calls only (as -H takes them).
+    pub headers: Vec<String>,
+    pub version: Option<Version>,
+}
+
+/// Header arguments as given: literals, @FILE or @-.
+#[derive(Default)]
+pub struct HeaderOptions {
+    pub args: Vec<String>,
+    /// Replace ${NAME} with environment variables.
+    pub expand: bool,
+    pub credentials: Credentials,
+}
+
+/// Where Basic credentials come from.
+#[derive(Default)]
+pub enum Credentials {
+    #[default]
+    None,
+    /// -u USER[:PASSWORD]
+    User(String),
+    /// --netrc (None: the default file) or --netrc-file FILE
+    Netrc(Option<String>),
+}
+
+/// stdin is read at most once, in order: headers (up to a blank line when
+/// the body follows), then a schema or the body.
+pub struct Stdin {
+    reader: Option<BufReader<std::io::Stdin>>,
+}
+
+impl Stdin {
+    pub fn take(&mut self) -> BufReader<std::io::Stdin> {
+        self.reader
+            .take()
+            .unwrap_or_else(|| BufReader::new(std::io::stdin()))
+    }
+
+    pub fn borrow(&mut self) -> &mut BufReader<std::io::Stdin> {
+        self.reader
+            .get_or_insert_with(|| BufReader::new(std::io::stdin()))
+    }
+}
+
+/// What every command needs: the schema sources, the connection (opened on
+/// first use), headers, tracing and the protocol.
+pub struct Session {
+    pub schema: Schema,
+    lazy: LazyChannel,
+    pub trace: Trace,
+    pub call_headers: Vec<(HeaderName, HeaderValue)>,
+    pub wire: Wire,
+    pub user_agent: String,
+    pub stdin: Stdin,
+}
+
+impl Session {
+    /// Reads headers and schema files, and starts reflection when it is on
+    /// and there is a server.
+    pub async fn open(
+        options: SessionOptions,
+        server: Option<Server>,
+        data_from_stdin: bool,
+    ) -> Result<Session> {
+        let SessionOptions {
+            schema_files,
+            import_paths,
+            reflection,
+            headers,
+            mut dial,
+            wire,
+            user_agent,
+            trace,
+        } = options;
+        let mut stdin = Stdin { reader: None };
+        let mut call_headers =
+            read_headers(&headers.args, &mut stdin, data_from_stdin, headers.expand)?;
+        let reflect_header_args: Vec<String> = reflection
+            .as_ref()
+            .map(|r| {
+                r.headers
+                    .iter()
+                    .filter(|h| h.as_str() != "*")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reflect_headers = read_headers(
+            &reflect_header_args,
+            &mut stdin,
+            data_from_stdin,
+            headers.expand,
+        )?;
+        add_credentials(&headers.credentials, server.as_ref(), &mut call_headers)?;
+        let files_pool = if schema_files.is_empty() {
+            None
+        } else {
+            Some(files::load(&schema_files, &import_paths, stdin.borrow())?)
+        };
+        // A Host header stands for :authority, as curl and buf curl treat it.
+        if dial.authority.is_none() {
+            dial.authority = call_headers
+                .iter()
+                .find(|(n, _)| n == http::header::HOST)
+                .and_then(|(_, v)| v.to_str().ok().map(str::to_string));
+        }
+        let mut lazy = LazyChannel {
+            server,
+            options: dial,
+            channel: None,
+        };
+        let reflection = match reflection {
+            Some(reflection) if lazy.server.is_some() => {
+                let channel = lazy.get().await?;
+                let mut headers = HeaderMap::new();
+                extend_filtered(&mut headers, &call_headers);
+                extend_filtered(&mut headers, &reflect_headers);
+                Some(Reflection::new(channel, headers, reflection.version, &wire))
+            }
+            _ => None,
+        };
+        let schema = Schema::new(reflection, files_pool, schema_files);
+        Ok(Session {
+            schema,
+            lazy,
+            trace,
+            call_headers,
+            wire,
+            user_agent,
+            stdin,
+        })
+    }
+
+    pub async fn channel(&mut self) -> Result<Channel> {
+        self.lazy.get().await
+    }
+
+    /// The user's headers for a call, without those HTTP/2 forbids or that
+    /// rpcurl sets itself.
+    pub fn call_header_map(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        extend_filtered(&mut headers, &self.call_headers);
+        headers
+    }
+}
+
+/// Where output goes: FILE (unless `-`) or stdout.
+pub fn output(path: Option<&str>) -> Result<Box<dyn std::io::Write + Send>> {
+    Ok(match path {
+        Some(path) if path != "-" => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| Error::local(format!("cannot create output file {path}: {e}")))?,
+        ),
+        _ => Box::new(std::io::stdout()),
+    })
+}
+
+/// Basic credentials from -u or netrc, unless -H gave an Authorization.
+fn add_credentials(
+    credentials: &Credentials,
+    server: Option<&Server>,
+    headers: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<()> {
+    if headers
+        .iter()
+        .any(|(n, _)| n == http::header::AUTHORIZATION)
+    {
+        return Ok(());
+    }
+    let value = match credentials {
+        Credentials::None => None,
+        Credentials::User(user) => Some(auth::basic_from_user(user)?),
+        Credentials::Netrc(file) => {
+            let path = match file {
+                Some(path) => path.clone(),
+                None => auth::default_netrc()?,
+            };
+            let Some(server) = server else {
+                return Ok(());
+            };
+            let host = if server.host.is_empty() {
+                "localhost"
+            } else {
+                server.host.as_str()
+            };
+            Some(auth::basic_from_netrc(&path, host, server.port)?)
+        }
+    };
+    if let Some(value) = value {
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| Error::usage("the credentials hold characters a header cannot carry"))?;
+        headers.push((http::header::AUTHORIZATION, value));
+    }
+    Ok(())
+}
+
+/// The connection is opened on first need: offline listing never dials, and
+/// a call from --schema dials only after its input has been read.
+struct LazyChannel {
+    server: Option<Server>,
+    options: DialOptions,
+    channel: Option<Channel>,
+}
+
+impl LazyChannel {
+    async fn get(&mut self) -> Result<Channel> {
+        if let Some(channel) = &self.channel {
+            return Ok(channel.clone());
+        }
+        let server = self
+            .server
+            .as_ref()
+            .ok_or_else(|| Error::usage("no server URL given"))?;
+        let channel = transport::dial(server, &self.options).await?;
+        self.channel = Some(channel.clone());
+        Ok(channel)
+    }
+}
+
+fn read_headers(
+    args: &[String],
+    stdin: &mut Stdin,
+    body_follows_on_stdin: bool,
+    expand: bool,
+) -> Result<Vec<(HeaderName, HeaderValue)>> {
+    let mut out = Vec::new();
+    for arg in args {
+        match headers::classify(arg) {
+            HeaderArg::Literal(line) => {
+                if expand {
+                    out.push(headers::parse_line(&auth::expand(line)?)?);
+                } else {
+                    out.push(headers::parse_line(line)?);
+                }
+            }
+            HeaderArg::File(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| Error::local(format!("cannot read headers from {path}: {e}")))?;
+                headers::read_lines(&mut BufReader::new(file), path, false, &mut out)?;
+            }
+            HeaderArg::Stdin => {
+                headers::read_lines(stdin.borrow(), "stdin", body_follows_on_stdin, &mut out)?;
+            }
+        }
+    }
+    if expand {
+        for (_, value) in out.iter_mut() {
+            if let Ok(text) = value.to_str()
+                && text.contains('$')
+            {
+                *value = HeaderValue::from_str(&auth::expand(text)?).map_err(|_| {
+                    Error::usage("an expanded header value holds characters a header cannot carry")
+                })?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Adds user headers, leaving out those HTTP/2 forbids or we set ourselves
+/// (Host becomes :authority).
+fn extend_filtered(map: &mut HeaderMap, headers: &[(HeaderName, HeaderValue)]) {
+    for (name, value) in headers {
+        if name == http::header::HOST || name == http::header::CONNECTION {
+            continue;
+        }
+        if name == http::header::USER_AGENT || name == http::header::CONTENT_TYPE {
+            map.insert(name.clone(), value.clone());
+        } else {
+            map.append(name.clone(), value.clone());
+        }
+    }
+}
