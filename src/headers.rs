@@ -108,13 +108,6 @@ pub fn is_secret(name: &str) -> bool {
         .any(|word| name.contains(word))
 }
 
-/// Inserts headers, keeping repeated names as separate values.
-pub fn extend(map: &mut HeaderMap, headers: &[(HeaderName, HeaderValue)]) {
-    for (name, value) in headers {
-        map.append(name.clone(), value.clone());
-    }
-}
-
 /// Appends every header of `from` to `map`.
 pub fn extend_map(map: &mut HeaderMap, from: &HeaderMap) {
     for (name, value) in from {

@@ -55,7 +55,7 @@ pub fn session_options(
         headers,
         dial,
         wire,
-        user_agent: user_agent.unwrap_or_else(|| crate::USER_AGENT.to_string()),
+        user_agent: user_agent.unwrap_or_else(|| crate::headers::USER_AGENT.to_string()),
         trace,
     }
 }

@@ -25,8 +25,8 @@ mod wkt;
 #[cfg(test)]
 mod test_support;
 
-pub use any::{AnyCache, MAX_ANY_DEPTH, check_any_depth, unknown_any_types};
+pub use any::{AnyCache, check_any_depth, unknown_any_types};
 pub use print::{Formatter, any_to_value, serialize, to_value, write_json};
-pub use read::{Parsed, parse_value, read_values};
+pub use read::{parse_value, read_values};
 pub use to_message::to_message;
 pub use wkt::is_well_known;
