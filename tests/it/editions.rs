@@ -504,9 +504,9 @@ fn a_directory_loads_the_files_that_compile_and_names_the_others() {
     contains(&run.stderr, "`edition = \"2023\"`");
 
     // What compiled is usable; what was skipped is missing, and says so.
-    let run = rpcurl(&["--schema", dir_arg, "template", "ok.Ping"]);
+    let run = rpcurl(&["template", "--schema", dir_arg, "ok.Ping"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = rpcurl(&["--schema", dir_arg, "template", "Uses"]);
+    let run = rpcurl(&["template", "--schema", dir_arg, "Uses"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
 
     // Nothing compiles: nothing to list, and every file named.
