@@ -1,7 +1,7 @@
 //! Messages to JSON: [`serialize`] and [`to_value`], checking what
 //! prost-reflect would print wrongly (print plans say which types need the
-//! check), and printing an empty `Any` as `{}` (the `EmptyAnyFilter` serde
-//! wrapper).
+//! check), printing an empty `Any` as `{}` and map entries sorted by key
+//! (the `EmptyAnyFilter` serde wrapper; map_order.rs).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -20,6 +20,7 @@ use serde_json::ser::{CompactFormatter, PrettyFormatter};
 use super::any::{
     any_parts, check_any_depth, hide_unknown_anys, restore_opaque, unknown_any_types,
 };
+use super::map_order::{self, Capture, Content};
 use super::read::{Step, location};
 use super::wkt::{ANY, DURATION, EMPTY_ANY_MARK, TIMESTAMP, is_well_known};
 use crate::error::{Error, Result};
@@ -82,15 +83,19 @@ pub fn serialize<S: ser::Serializer>(
     serializer: S,
     options: &SerializeOptions,
 ) -> std::result::Result<S::Ok, S::Error> {
-    if !needs_print_check(&msg.descriptor()) {
+    let check = needs_print_check(&msg.descriptor());
+    if !check && !map_order::needs_wrapper(&msg.descriptor()) {
         return msg.serialize_with_options(serializer, options);
     }
-    // Before anything recurses into Any payloads.
-    check_any_depth(msg).map_err(ser::Error::custom)?;
     let mut empty_any = false;
-    inspect(msg, &mut empty_any).map_err(ser::Error::custom)?;
+    if check {
+        // Before anything recurses into Any payloads.
+        check_any_depth(msg).map_err(ser::Error::custom)?;
+        inspect(msg, &mut empty_any).map_err(ser::Error::custom)?;
+    }
     if !empty_any {
-        return msg.serialize_with_options(serializer, options);
+        // Through the wrapper all the same: it sorts map entries.
+        return msg.serialize_with_options(EmptyAnyFilter(serializer), options);
     }
     let mut marked = msg.clone();
     edit_anys(&mut marked, mark_empty_any);
@@ -387,7 +392,8 @@ pub(super) fn mark_empty_any(any: &mut DynamicMessage) -> bool {
 
 /// A serializer that passes everything to `S` except an object whose first
 /// entry is a marked "@type" (see [`mark_empty_any`]), which it writes as
-/// `{}`, dropping the object's entries unwritten.
+/// `{}`, dropping the object's entries unwritten; and the entries of map
+/// fields, which it holds back and writes sorted by key (see `map_order`).
 pub(super) struct EmptyAnyFilter<S>(S);
 
 /// A value to be written through [`EmptyAnyFilter`].
@@ -503,6 +509,8 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
             pending: Some((self.0, len)),
             map: None,
             dropping: false,
+            held: None,
+            held_key: None,
         })
     }
 
@@ -560,6 +568,10 @@ pub(super) struct FilteredMap<S: ser::Serializer> {
     pending: Option<(S, Option<usize>)>,
     map: Option<S::SerializeMap>,
     dropping: bool,
+    /// The entries of a map field (an object started with a length that does
+    /// not begin with "@type"), written sorted when it ends.
+    held: Option<Vec<(Content, Content)>>,
+    held_key: Option<Content>,
 }
 
 impl<S: ser::Serializer> FilteredMap<S> {
@@ -570,6 +582,20 @@ impl<S: ser::Serializer> FilteredMap<S> {
             self.map = Some(serializer.serialize_map(len)?);
         }
         Ok(())
+    }
+
+    /// Whether the object is a map field whose entries are held back, given
+    /// its first key (captured).
+    fn holds(&mut self, first_key: impl FnOnce() -> Option<Content>) -> bool {
+        if self.held.is_none()
+            && matches!(self.pending, Some((_, Some(_))))
+            && let Some(key) = first_key()
+            && !map_order::is_type_key(&key)
+        {
+            self.held = Some(Vec::new());
+            self.held_key = Some(key);
+        }
+        self.held.is_some()
     }
 
     fn map(&mut self) -> std::result::Result<&mut S::SerializeMap, S::Error> {
@@ -595,6 +621,12 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
         &mut self,
         key: &T,
     ) -> std::result::Result<(), S::Error> {
+        if self.holds(|| key.serialize(Capture).ok()) {
+            if self.held_key.is_none() {
+                self.held_key = Some(key.serialize(Capture).map_err(ser::Error::custom)?);
+            }
+            return Ok(());
+        }
         self.open(false)?;
         if self.dropping {
             return Ok(());
@@ -606,6 +638,17 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
         &mut self,
         value: &T,
     ) -> std::result::Result<(), S::Error> {
+        if let Some(held) = self.held.as_mut() {
+            let key = self
+                .held_key
+                .take()
+                .ok_or_else(|| ser::Error::custom("a map value without its key"))?;
+            let value = Filtered(value)
+                .serialize(Capture)
+                .map_err(ser::Error::custom)?;
+            held.push((key, value));
+            return Ok(());
+        }
         if self.dropping {
             return Ok(());
         }
@@ -617,6 +660,11 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
         key: &K,
         value: &V,
     ) -> std::result::Result<(), S::Error> {
+        if self.holds(|| key.serialize(Capture).ok()) {
+            return self
+                .serialize_key(key)
+                .and_then(|_| self.serialize_value(value));
+        }
         if self.pending.is_some() {
             let empty_any = is_string_where(key, |k| k == "@type")
                 && is_string_where(value, |v| v.starts_with(EMPTY_ANY_MARK));
@@ -629,7 +677,15 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
     }
 
     fn end(mut self) -> std::result::Result<S::Ok, S::Error> {
+        let held = self.held.take();
         self.open(false)?;
+        if let Some(mut entries) = held {
+            map_order::sort_entries(&mut entries);
+            let map = self.map()?;
+            for (key, value) in &entries {
+                map.serialize_entry(key, value)?;
+            }
+        }
         match self.map {
             Some(map) => map.end(),
             None => Err(ser::Error::custom("JSON object written after an error")),
