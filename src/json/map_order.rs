@@ -19,7 +19,7 @@ use std::fmt;
 use prost_reflect::{Kind, MessageDescriptor};
 use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeSeq};
 
-use super::wkt::ANY;
+use super::wkt::{ANY, DOUBLE_VALUE, FLOAT_VALUE};
 
 /// A value as it was serialized, kept to be written later.
 pub(super) enum Content {
@@ -305,8 +305,9 @@ impl ser::SerializeMap for CaptureMap {
     }
 }
 
-/// Whether messages of this type can hold a map field, or an `Any` (which
-/// may hold one): those print through the wrapper.
+/// Whether messages of this type can hold a map field, a `FloatValue` or a
+/// `DoubleValue` (which prost-reflect prints as `null` when not finite), or
+/// an `Any` (which may hold either): those print through the wrapper.
 pub(super) fn needs_wrapper(desc: &MessageDescriptor) -> bool {
     thread_local! {
         static CACHE: RefCell<HashMap<usize, (MessageDescriptor, bool)>> =
@@ -327,7 +328,7 @@ pub(super) fn needs_wrapper(desc: &MessageDescriptor) -> bool {
 }
 
 fn reaches(desc: &MessageDescriptor, seen: &mut Vec<String>) -> bool {
-    if desc.full_name() == ANY {
+    if matches!(desc.full_name(), ANY | FLOAT_VALUE | DOUBLE_VALUE) {
         return true;
     }
     if seen.iter().any(|s| s == desc.full_name()) {

@@ -438,8 +438,6 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
         serialize_u32(v: u32);
         serialize_u64(v: u64);
         serialize_u128(v: u128);
-        serialize_f32(v: f32);
-        serialize_f64(v: f64);
         serialize_char(v: char);
         serialize_str(v: &str);
         serialize_bytes(v: &[u8]);
@@ -447,6 +445,24 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
         serialize_unit();
         serialize_unit_struct(name: &'static str);
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
+    }
+
+    // prost-reflect prints a `FloatValue` or `DoubleValue` that is not finite
+    // with `serialize_f32`/`serialize_f64`, which serde_json writes as `null`;
+    // the JSON mapping wants "NaN", "Infinity" or "-Infinity", as it prints
+    // plain float fields. (Those come here as strings already.)
+    fn serialize_f32(self, v: f32) -> std::result::Result<S::Ok, S::Error> {
+        match non_finite_name(f64::from(v)) {
+            Some(name) => self.0.serialize_str(name),
+            None => self.0.serialize_f32(v),
+        }
+    }
+
+    fn serialize_f64(self, v: f64) -> std::result::Result<S::Ok, S::Error> {
+        match non_finite_name(v) {
+            Some(name) => self.0.serialize_str(name),
+            None => self.0.serialize_f64(v),
+        }
     }
 
     fn serialize_some<T: ?Sized + Serialize>(
@@ -541,6 +557,19 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
 
     fn is_human_readable(&self) -> bool {
         self.0.is_human_readable()
+    }
+}
+
+/// The JSON mapping's name of a float that is not finite.
+fn non_finite_name(v: f64) -> Option<&'static str> {
+    if v.is_nan() {
+        Some("NaN")
+    } else if v == f64::INFINITY {
+        Some("Infinity")
+    } else if v == f64::NEG_INFINITY {
+        Some("-Infinity")
+    } else {
+        None
     }
 }
 
