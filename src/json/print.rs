@@ -35,12 +35,25 @@ pub fn to_value(msg: &DynamicMessage, options: &SerializeOptions) -> Result<serd
         hide_unknown_anys(&mut copy);
         target = &copy;
     }
-    let mut value = serialize(target, serde_json::value::Serializer, options).map_err(|e| {
+    // Printed as text and parsed back, not serialized into a value: a
+    // `serde_json::Value` holds a float as a double, which prints with a
+    // double's digits (0.1f32 as 0.10000000149011612). As text it is the
+    // float's shortest form, which reads back as the double that prints the
+    // same.
+    let cannot = |e: serde_json::Error| {
         Error::local(format!(
             "cannot print {} as JSON: {e}",
             msg.descriptor().full_name()
         ))
-    })?;
+    };
+    let mut text = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, Formatter::new(true));
+    serialize(target, &mut ser, options).map_err(cannot)?;
+    let mut value: serde_json::Value = match serde_json::from_slice(&text) {
+        Ok(value) => value,
+        // Nested deeper than serde_json reads (128): as a value directly.
+        Err(_) => serialize(target, serde_json::value::Serializer, options).map_err(cannot)?,
+    };
     restore_opaque(&mut value);
     Ok(value)
 }
