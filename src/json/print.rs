@@ -22,7 +22,7 @@ use super::any::{
 };
 use super::map_order::{self, Capture, Content};
 use super::read::{Step, location};
-use super::wkt::{ANY, DURATION, EMPTY_ANY_MARK, TIMESTAMP, is_well_known};
+use super::wkt::{ANY, DURATION, EMPTY, EMPTY_ANY_MARK, TIMESTAMP, is_well_known};
 use crate::error::{Error, Result};
 
 /// A message as a JSON value, with unknown `Any` types kept as base64.
@@ -538,6 +538,7 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
             pending: Some((self.0, len)),
             map: None,
             dropping: false,
+            empty_payload: false,
             held: None,
             held_key: None,
         })
@@ -610,6 +611,9 @@ pub(super) struct FilteredMap<S: ser::Serializer> {
     pending: Option<(S, Option<usize>)>,
     map: Option<S::SerializeMap>,
     dropping: bool,
+    /// An `Any` holding a `google.protobuf.Empty`: its "value" (`{}`) is
+    /// left out, as Go's protojson and Python's json_format print it.
+    empty_payload: bool,
     /// The entries of a map field (an object started with a length that does
     /// not begin with "@type"), written sorted when it ends.
     held: Option<Vec<(Content, Content)>>,
@@ -708,11 +712,15 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
                 .and_then(|_| self.serialize_value(value));
         }
         if self.pending.is_some() {
-            let empty_any = is_string_where(key, |k| k == "@type")
-                && is_string_where(value, |v| v.starts_with(EMPTY_ANY_MARK));
+            let type_key = is_string_where(key, |k| k == "@type");
+            let empty_any = type_key && is_string_where(value, |v| v.starts_with(EMPTY_ANY_MARK));
+            // An `Any` of a well-known type (started with two entries).
+            self.empty_payload = type_key
+                && matches!(self.pending, Some((_, Some(2))))
+                && is_string_where(value, |v| v.rsplit('/').next() == Some(EMPTY));
             self.open(empty_any)?;
         }
-        if self.dropping {
+        if self.dropping || self.empty_payload && is_string_where(key, |k| k == "value") {
             return Ok(());
         }
         self.map()?.serialize_entry(key, &Filtered(value))

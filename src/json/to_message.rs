@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use super::print::edit_anys;
 use super::read::{Parsed, RepeatedKey, Step, location};
-use super::wkt::{ANY, EMPTY_ANY_MARK, FLOAT_VALUE, is_well_known};
+use super::wkt::{ANY, EMPTY, EMPTY_ANY_MARK, FLOAT_VALUE, is_well_known};
 use crate::error::{Error, Result};
 
 /// Converts one parsed JSON value (a [`Parsed`] from [`read_values`] or
@@ -381,6 +381,12 @@ pub(super) fn prepare_any(
     let Some(payload) = payload else {
         return Ok(());
     };
+    if payload.full_name() == EMPTY && !object.contains_key("value") {
+        // As Go's protojson and Python's json_format print it (and rpcurl
+        // too): prost-reflect wants the well-known type's "value".
+        object.insert("value".to_string(), Json::Object(Default::default()));
+        return Ok(());
+    }
     if is_well_known(payload.full_name()) {
         match object.get_mut("value") {
             Some(inner) => prepare_message(inner, &payload, host, empty_anys)
