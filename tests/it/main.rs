@@ -17,6 +17,7 @@ mod cli_transport;
 mod descriptors;
 mod fuzz_regressions;
 mod interop;
+mod json_fidelity;
 mod layers;
 mod lookup;
 mod protocols;
