@@ -18,6 +18,7 @@ mod descriptors;
 mod editions;
 mod fuzz_regressions;
 mod interop;
+mod json_fidelity;
 mod layers;
 mod lookup;
 mod protocols;
