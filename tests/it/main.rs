@@ -16,6 +16,7 @@ mod cli_tools;
 mod cli_transport;
 mod descriptors;
 mod fuzz_regressions;
+mod hardening;
 mod interop;
 mod layers;
 mod lookup;

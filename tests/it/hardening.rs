@@ -1,0 +1,124 @@
+//! Hardening of the client against hostile or unusual servers and input:
+//! large trailers, self-signed certificates, secrets in errors, terminal
+//! injection, symlink loops, and the smaller edges.
+
+use base64::Engine as _;
+
+use crate::support::raw::{Field, h2_frames_server};
+use crate::support::*;
+
+const ECHO: &str = "/rpcurl.test.v1.TestService/Echo";
+
+fn field(name: &str, value: impl Into<Vec<u8>>) -> Field {
+    (name.as_bytes().to_vec(), value.into())
+}
+
+fn grpc_headers() -> Vec<Field> {
+    vec![field("content-type", "application/grpc")]
+}
+
+/// A length-delimited protobuf field.
+fn ld(tag: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag << 3 | 2];
+    let mut n = bytes.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// google.rpc.Status{code, message, details: [DebugInfo{detail}]}, base64.
+fn status_details(code: u8, message: &str, detail: &str) -> Vec<u8> {
+    let debug_info = ld(2, detail.as_bytes());
+    let mut any = ld(1, b"type.googleapis.com/google.rpc.DebugInfo");
+    any.extend(ld(2, &debug_info));
+    let mut status = vec![0x08, code];
+    status.extend(ld(2, message.as_bytes()));
+    status.extend(ld(3, &any));
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .encode(status)
+        .into_bytes()
+}
+
+fn url(addr: std::net::SocketAddr) -> String {
+    format!("http://{addr}{ECHO}")
+}
+
+#[test]
+fn large_error_details_arrive_whole() {
+    let message = "m".repeat(60_000);
+    let detail = "d".repeat(20_000);
+    let server = h2_frames_server(
+        grpc_headers(),
+        Vec::new(),
+        vec![
+            field("grpc-status", "3"),
+            field("grpc-message", message.clone()),
+            field(
+                "grpc-status-details-bin",
+                status_details(3, "rich", &detail),
+            ),
+        ],
+    );
+    let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
+    contains(&run.stderr, &format!("error: invalid_argument: {message}"));
+    contains(&run.stderr, &detail);
+    // 100 KB of message is still fine (it once failed the connection with
+    // "excessive load generating behavior").
+    let message = "n".repeat(100_000);
+    let server = h2_frames_server(
+        grpc_headers(),
+        Vec::new(),
+        vec![
+            field("grpc-status", "3"),
+            field("grpc-message", message.clone()),
+        ],
+    );
+    let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
+    contains(&run.stderr, &format!("error: invalid_argument: {message}"));
+    // Above a lowered limit, the cut is named.
+    let server = h2_frames_server(
+        grpc_headers(),
+        Vec::new(),
+        vec![
+            field("grpc-message", "o".repeat(5_000)),
+            field("grpc-status", "3"),
+        ],
+    );
+    let run = rpcurl(&[
+        "--schema",
+        &test_schema(),
+        "--max-header-list-size",
+        "1000",
+        &url(server),
+    ]);
+    contains(&run.stderr, "--max-header-list-size");
+}
+
+#[test]
+fn malformed_response_headers_are_named() {
+    let mut headers = grpc_headers();
+    headers.push((b"x-bad".to_vec(), b"a\x01b".to_vec()));
+    let server = h2_frames_server(headers, Vec::new(), vec![field("grpc-status", "0")]);
+    let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "control character");
+}
+
+#[test]
+fn silent_servers_fail_within_a_default_connect_limit() {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = hole.local_addr().unwrap();
+    let run = rpcurl(&["--schema", &test_schema(), &url(addr)]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "within 10s");
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(30),
+        "{:?}",
+        run.elapsed
+    );
+    drop(hole);
+}
