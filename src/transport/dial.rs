@@ -358,11 +358,15 @@ fn tls_reason(err: &std::io::Error) -> String {
             rustls::Error::InvalidMessage(_) => {
                 "the server did not answer in TLS: it is probably a plaintext server (use http:// or --plaintext)".into()
             }
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                other.to_string()
+            }
             rustls::Error::InvalidCertificate(cert) => format!(
-                "the server's certificate is not trusted: {cert:?} (trust its CA with --cacert, or skip verification with -k)"
+                "the server's certificate is not trusted: {cert} (trust its CA with --cacert, or skip verification with -k)"
             ),
             rustls::Error::AlertReceived(alert) => format!(
-                "the server refused the handshake ({alert:?}); if it asks for a client certificate, give --cert and --key"
+                "the server refused the handshake (TLS alert {}); if it asks for a client certificate, give --cert and --key",
+                alert_name(*alert)
             ),
             other => other.to_string(),
         };
@@ -371,6 +375,19 @@ fn tls_reason(err: &std::io::Error) -> String {
         return "the server closed the connection during the handshake: it may not speak TLS (use http:// or --plaintext)".into();
     }
     error_chain(err)
+}
+
+/// A TLS alert as its RFC name ("certificate required"), not a Rust value.
+fn alert_name(alert: rustls::AlertDescription) -> String {
+    let debug = format!("{alert:?}");
+    let mut name = String::new();
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push(' ');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -390,7 +407,8 @@ fn tls_or_io(err: &std::io::Error) -> String {
     {
         return match inner {
             rustls::Error::AlertReceived(alert) => format!(
-                "the server ended the TLS session with alert {alert:?}; if it wants a client certificate, give --cert and --key"
+                "the server ended the TLS session with alert {}; if it wants a client certificate, give --cert and --key",
+                alert_name(*alert)
             ),
             rustls::Error::PeerMisbehaved(_) | rustls::Error::InvalidMessage(_) => {
                 inner.to_string()

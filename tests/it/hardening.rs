@@ -98,6 +98,88 @@ fn large_error_details_arrive_whole() {
     contains(&run.stderr, "--max-header-list-size");
 }
 
+fn tls_server_with(cert_pem: String, key_pem: String) -> TestServer {
+    let mut options = ServerOptions::new(ReflectionMode::Both);
+    options.tls = Some((cert_pem, key_pem));
+    TestServer::start_with(options)
+}
+
+/// No Rust debug structures in a message meant for people.
+#[track_caller]
+fn plain_sentence(stderr: &str) {
+    for debug in ["CertificateError", "Context {", "UnixTime", "Other(", "::"] {
+        assert!(!stderr.contains(debug), "{debug:?} in {stderr}");
+    }
+}
+
+#[test]
+fn self_signed_certificates_in_cacert_are_trusted() {
+    let pki = certs::generate();
+    let (file, cert, key) = certs::self_signed(&pki.dir, false);
+    let server = tls_server_with(cert, key);
+    let url = format!("{}{ECHO}", server.https_url());
+    let run = rpcurl(&["--cacert", &file, "-d", r#"{"fString":"tls"}"#, &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Its name is still checked...
+    let run = rpcurl(&[
+        "--cacert",
+        &file,
+        "--servername",
+        "wrong.example",
+        "--schema",
+        &test_schema(),
+        &url,
+    ]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "not valid for the name wrong.example");
+    contains(&run.stderr, "--servername");
+    plain_sentence(&run.stderr);
+    // ...and without --cacert it is named for what it is.
+    let run = rpcurl(&["--schema", &test_schema(), &url]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "self-signed");
+    contains(&run.stderr, "--cacert");
+    plain_sentence(&run.stderr);
+    // A CA that did not sign it: the issuer is named.
+    let run = rpcurl(&["--cacert", &pki.other_ca, "--schema", &test_schema(), &url]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "self-signed");
+    // Expired, though listed: its dates are checked.
+    let (file, cert, key) = certs::self_signed(&pki.dir, true);
+    let server = tls_server_with(cert, key);
+    let url = format!("{}{ECHO}", server.https_url());
+    let run = rpcurl(&["--cacert", &file, "--schema", &test_schema(), &url]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "expired");
+    plain_sentence(&run.stderr);
+}
+
+#[test]
+fn tls_refusals_read_as_sentences() {
+    let pki = certs::generate();
+    let mut options = ServerOptions::new(ReflectionMode::Both);
+    options.tls = Some((pki.server_cert_pem.clone(), pki.server_key_pem.clone()));
+    let server = TestServer::start_with(options);
+    let url = format!("{}{ECHO}", server.https_url());
+    let run = rpcurl(&["--cacert", &pki.other_ca, "--schema", &test_schema(), &url]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "rpcurl test CA");
+    plain_sentence(&run.stderr);
+    let run = rpcurl(&[
+        "--cacert",
+        &pki.ca,
+        "--servername",
+        "elsewhere.example",
+        "--schema",
+        &test_schema(),
+        &url,
+    ]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    contains(&run.stderr, "not valid for the name elsewhere.example");
+    contains(&run.stderr, "localhost");
+    plain_sentence(&run.stderr);
+}
+
 #[test]
 fn malformed_response_headers_are_named() {
     let mut headers = grpc_headers();
