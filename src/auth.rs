@@ -133,9 +133,9 @@ pub fn expand(value: &str) -> Result<String> {
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body
-                .find('}')
-                .ok_or_else(|| Error::usage(format!("unclosed ${{ in header value '{value}'")))?;
+            let end = body.find('}').ok_or_else(|| {
+                Error::usage("--expand-headers: a header value has ${ without its }")
+            })?;
             let name = &body[..end];
             let var = std::env::var(name).map_err(|_| {
                 Error::usage(format!(

@@ -204,3 +204,26 @@ fn silent_servers_fail_within_a_default_connect_limit() {
     );
     drop(hole);
 }
+
+#[test]
+fn secrets_stay_out_of_error_messages() {
+    let run = rpcurl(&[
+        "--schema",
+        &test_schema(),
+        "-H",
+        "Authorization Bearer s3cret-token",
+        "http://127.0.0.1:1/rpcurl.test.v1.TestService/Echo",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    contains(&run.stderr, "Authorization…");
+    for target in [
+        "https://me:s3cret@localhost:1/rpcurl.test.v1.TestService/Echo",
+        "me:s3cret@localhost:1",
+        "https://me:s3cret@localhost:99999/rpcurl.test.v1.TestService/Echo",
+    ] {
+        let run = rpcurl(&["--schema", &test_schema(), target]);
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    }
+}
