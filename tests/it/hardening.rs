@@ -181,6 +181,46 @@ fn tls_refusals_read_as_sentences() {
 }
 
 #[test]
+fn server_messages_cannot_drive_the_terminal() {
+    let server = h2_frames_server(
+        grpc_headers(),
+        Vec::new(),
+        vec![
+            field("grpc-status", "7"),
+            field(
+                "grpc-message",
+                "denied%1B]0;pwned%07%1B[2J%0D%0Aerror: forged%C2%9B%E2%80%AE",
+            ),
+        ],
+    );
+    let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
+    assert_eq!(run.code, 71, "{}", run.stderr);
+    for control in ['\x1b', '\x07', '\r', '\u{9b}', '\u{202e}'] {
+        assert!(!run.stderr.contains(control), "{:?}", run.stderr);
+    }
+    assert_eq!(run.stderr.lines().count(), 1, "{:?}", run.stderr);
+    contains(
+        &run.stderr,
+        r"error: permission_denied: denied\x1b]0;pwned\x07",
+    );
+    contains(&run.stderr, r"\r\nerror: forged");
+    // JSON errors escape by themselves, and keep the message whole.
+    let run = rpcurl(&[
+        "--schema",
+        &test_schema(),
+        "--error-format",
+        "json",
+        &url(server),
+    ]);
+    assert!(!run.stderr.contains('\x1b'), "{:?}", run.stderr);
+    let value: serde_json::Value = serde_json::from_str(&run.stderr).expect("JSON error");
+    assert_eq!(
+        value["message"],
+        "denied\x1b]0;pwned\x07\x1b[2J\r\nerror: forged\u{9b}\u{202e}"
+    );
+}
+
+#[test]
 fn malformed_response_headers_are_named() {
     let mut headers = grpc_headers();
     headers.push((b"x-bad".to_vec(), b"a\x01b".to_vec()));
