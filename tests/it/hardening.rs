@@ -221,6 +221,31 @@ fn server_messages_cannot_drive_the_terminal() {
 }
 
 #[test]
+fn schema_directories_with_symlink_loops_finish() {
+    let dir = std::env::temp_dir().join(format!("rpcurl-loop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::write(
+        dir.join("a/x.proto"),
+        "syntax = \"proto3\";\npackage loop.v1;\nmessage X { string s = 1; }\nservice S { rpc M(X) returns (X); }\n",
+    )
+    .unwrap();
+    // Two links back to the top: without a visited set, 2^depth walks.
+    std::os::unix::fs::symlink(&dir, dir.join("a/up1")).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("a/up2")).unwrap();
+    let run = rpcurl(&["--schema", dir.to_str().unwrap(), "--list-services"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    contains(&run.stdout, "loop.v1.S");
+    contains(&run.stderr, "warning: skipping");
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(20),
+        "{:?}",
+        run.elapsed
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn malformed_response_headers_are_named() {
     let mut headers = grpc_headers();
     headers.push((b"x-bad".to_vec(), b"a\x01b".to_vec()));
