@@ -256,6 +256,34 @@ fn malformed_response_headers_are_named() {
 }
 
 #[test]
+fn invalid_status_codes_and_details_are_reported() {
+    for bad in ["abc", "-1", "999"] {
+        let server = h2_frames_server(
+            grpc_headers(),
+            Vec::new(),
+            vec![field("grpc-status", bad), field("grpc-message", "boom")],
+        );
+        let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
+        assert_eq!(run.code, 77, "{bad}: {}", run.stderr);
+        contains(&run.stderr, "error: internal: boom");
+        contains(&run.stderr, &format!("invalid grpc-status '{bad}'"));
+    }
+    let server = h2_frames_server(
+        grpc_headers(),
+        Vec::new(),
+        vec![
+            field("grpc-status", "5"),
+            field("grpc-message", "gone"),
+            field("grpc-status-details-bin", "not*base64"),
+        ],
+    );
+    let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
+    assert_eq!(run.code, 69, "{}", run.stderr);
+    contains(&run.stderr, "error: not_found: gone");
+    contains(&run.stderr, "grpc-status-details-bin could not be read");
+}
+
+#[test]
 fn silent_servers_fail_within_a_default_connect_limit() {
     let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = hole.local_addr().unwrap();
