@@ -246,6 +246,38 @@ fn schema_directories_with_symlink_loops_finish() {
 }
 
 #[test]
+fn timeout_bounds_a_request_fifo_without_writer() {
+    let dir = std::env::temp_dir().join(format!("rpcurl-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("in");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let data = format!("@{}", fifo.display());
+    let dead = format!("http://127.0.0.1:{}{ECHO}", dead_port());
+    let run = rpcurl(&[
+        "--schema",
+        &test_schema(),
+        "--timeout",
+        "0.5",
+        "-d",
+        &data,
+        &dead,
+    ]);
+    assert_eq!(run.code, 68, "{}", run.stderr);
+    contains(&run.stderr, "--timeout");
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(5),
+        "{:?}",
+        run.elapsed
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn malformed_response_headers_are_named() {
     let mut headers = grpc_headers();
     headers.push((b"x-bad".to_vec(), b"a\x01b".to_vec()));
