@@ -331,6 +331,36 @@ fn silent_servers_fail_within_a_default_connect_limit() {
 }
 
 #[test]
+fn netrc_files_readable_by_others_are_named() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("rpcurl-netrc-h-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let netrc = dir.join("netrc");
+    std::fs::write(
+        &netrc,
+        "machine 127.0.0.1 login bob password \"two words\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let n = netrc.to_string_lossy().into_owned();
+    let dead = format!("http://127.0.0.1:{}{ECHO}", dead_port());
+    let run = rpcurl(&["--schema", &test_schema(), "--netrc-file", &n, &dead]);
+    contains(&run.stderr, "warning: netrc file");
+    contains(&run.stderr, "chmod 600");
+    std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = rpcurl(&["--schema", &test_schema(), "--netrc-file", &n, &dead]);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    std::fs::write(&netrc, "machine 127.0.0.1 login bob password").unwrap();
+    let run = rpcurl(&["--schema", &test_schema(), "--netrc-file", &n, &dead]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    contains(
+        &run.stderr,
+        "'password' at the end of the file has no value",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn secrets_stay_out_of_error_messages() {
     let run = rpcurl(&[
         "--schema",
