@@ -381,4 +381,18 @@ fn secrets_stay_out_of_error_messages() {
         assert_ne!(run.code, 0, "{}", run.stderr);
         assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
     }
+    // Proxy URLs from the environment too.
+    let far = format!("https://example.com:1{ECHO}");
+    for proxy in [
+        "http://me:s3cret@127.0.0.1:99999",
+        "socks5://me:s3cret@127.0.0.1:1",
+    ] {
+        let run = rpcurl_env(
+            &["--schema", &test_schema(), &far],
+            &[("HTTPS_PROXY", proxy)],
+        );
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        contains(&run.stderr, "proxy URL");
+        assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    }
 }
