@@ -276,9 +276,15 @@ pub struct ConnectionArgs {
     pub unix_socket: Option<String>,
 
     /// Time limit for TCP connect plus the TLS and HTTP/2 handshakes, in
-    /// seconds or with a unit.
+    /// seconds or with a unit (default 10s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
     pub connect_timeout: Option<Duration>,
+
+    /// Largest header or trailer block accepted from the server
+    /// (SETTINGS_MAX_HEADER_LIST_SIZE; default 16MiB): error details
+    /// travel in trailers.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Connection")]
+    pub max_header_list_size: Option<usize>,
 
     /// Send HTTP/2 PINGs this often (seconds or a unit) to keep the
     /// connection alive; TCP keepalive uses the same period (default 60s).

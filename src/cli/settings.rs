@@ -21,7 +21,9 @@ use crate::serve::ServeOptions;
 use crate::session::{Credentials, HeaderOptions, ReflectionOptions, Session, SessionOptions};
 use crate::target::Server;
 use crate::trace::Trace;
-use crate::transport::{DialOptions, tls::TlsOptions};
+use crate::transport::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_HEADER_LIST_SIZE, DialOptions, tls::TlsOptions,
+};
 
 /// The session of a command: schema files always; reflection, headers and
 /// dialing when the command talks to a server (`server`); the request's
@@ -87,7 +89,7 @@ fn dial_options(server: &ServerArgs, trace: Trace) -> DialOptions {
             insecure: server.tls.insecure,
             alpn: Vec::new(),
         },
-        connect_timeout: c.connect_timeout,
+        connect_timeout: Some(c.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
         tcp_keepalive: if c.no_keepalive {
             None
         } else {
@@ -98,6 +100,11 @@ fn dial_options(server: &ServerArgs, trace: Trace) -> DialOptions {
         } else {
             c.keepalive_time
         },
+        max_header_list_size: c
+            .max_header_list_size
+            .map_or(DEFAULT_MAX_HEADER_LIST_SIZE, |n| {
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }),
         http1_ok: c.protocol != Protocol::Grpc,
         http2_prior_knowledge: c.http2_prior_knowledge || c.protocol == Protocol::Grpc,
         trace,

@@ -119,7 +119,8 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
                 includes.push(path.clone());
             }
             let before = files.len();
-            collect_protos(&path, &mut files)
+            let mut seen = std::collections::HashSet::new();
+            collect_protos(&path, &mut files, &mut seen)
                 .map_err(|e| Error::local(format!("cannot read schema directory {arg}: {e}")))?;
             from_directory.extend(files[before..].iter().cloned());
             if files.is_empty() {
@@ -191,13 +192,31 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
     Ok(compiler.encode_file_descriptor_set())
 }
 
-fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The `.proto` files under `dir`, following symbolic links but reading
+/// each directory once (by device and inode): links back to an ancestor
+/// would otherwise make the walk endless, or exponential with two of them.
+fn collect_protos(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir)?;
+    if !seen.insert((meta.dev(), meta.ino())) {
+        // The one warning of the schema layer: the user should know that
+        // part of the tree was left out, and why.
+        eprintln!(
+            "warning: skipping {}: a directory already read (a symbolic link loop?)",
+            dir.display()
+        );
+        return Ok(());
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
     entries.sort_by_key(|e| e.path());
     for entry in entries {
         let path = entry.path();
         if path.is_dir() {
-            collect_protos(&path, out)?;
+            collect_protos(&path, out, seen)?;
         } else if path.extension().is_some_and(|e| e == "proto") {
             out.push(path);
         }

@@ -17,6 +17,7 @@ mod cli_transport;
 mod descriptors;
 mod editions;
 mod fuzz_regressions;
+mod hardening;
 mod interop;
 mod json_fidelity;
 mod layers;
