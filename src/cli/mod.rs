@@ -618,6 +618,20 @@ pub struct ServeArgs {
     /// Accept request fields the schema does not know.
     #[arg(long)]
     pub allow_unknown_fields: bool,
+    /// Close a connection with no call in flight for this long (HTTP/2:
+    /// GOAWAY first); also bounds the time for a TLS handshake and a
+    /// request's headers, which is at most 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub idle_timeout: Duration,
+    /// Connections to hold open at once; more are closed as soon as they
+    /// are accepted (logged once).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Log at most this much of a request message's JSON; a longer one is
+    /// logged as a string cut there, with "truncated": the bytes left out.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4KiB")]
+    pub log_max_bytes: usize,
     #[command(flatten)]
     pub schema: SchemaArgs,
     #[command(flatten)]
