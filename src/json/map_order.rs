@@ -12,14 +12,13 @@
 //! `serialize_str` when it is a string; [`Content`] keeps the difference, so
 //! a string key that looks like a number still sorts by its bytes.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 
 use prost_reflect::{Kind, MessageDescriptor};
 use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeSeq};
 
 use super::wkt::{ANY, DOUBLE_VALUE, FLOAT_VALUE};
+use crate::schema::facts::{self, TypeCache};
 
 /// A value as it was serialized, kept to be written later.
 pub(super) enum Content {
@@ -310,21 +309,9 @@ impl ser::SerializeMap for CaptureMap {
 /// an `Any` (which may hold either): those print through the wrapper.
 pub(super) fn needs_wrapper(desc: &MessageDescriptor) -> bool {
     thread_local! {
-        static CACHE: RefCell<HashMap<usize, (MessageDescriptor, bool)>> =
-            RefCell::new(HashMap::new());
+        static CACHE: TypeCache = TypeCache::default();
     }
-    let key = std::ptr::from_ref(desc.descriptor_proto()) as usize;
-    let known = CACHE.with_borrow(|c| {
-        c.get(&key)
-            .filter(|(seen, _)| seen == desc)
-            .map(|(_, answer)| *answer)
-    });
-    if let Some(answer) = known {
-        return answer;
-    }
-    let answer = reaches(desc, &mut Vec::new());
-    CACHE.with_borrow_mut(|c| c.insert(key, (desc.clone(), answer)));
-    answer
+    facts::once_per_type(&CACHE, desc, || reaches(desc, &mut Vec::new()))
 }
 
 fn reaches(desc: &MessageDescriptor, seen: &mut Vec<String>) -> bool {
