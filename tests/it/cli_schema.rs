@@ -5,10 +5,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn method(server: &TestServer, name: &str) -> String {
-    format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
-}
-
 #[test]
 fn reflection_is_the_default() {
     let server = TestServer::start(ReflectionMode::Both);
