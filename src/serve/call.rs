@@ -24,16 +24,18 @@ pub enum Event {
     End(Status, HeaderMap),
 }
 
-/// A request as received (in the call's codec), and decoded unless it is a
-/// large plain binary one, which is checked and logged straight from its
-/// bytes: decoding it would take many times its size (a `Value` per element
-/// of a packed field), and an echo sends the bytes back as they came.
+/// A request, decoded unless it is a large one of a plain type, which is
+/// checked and logged straight from its binary form: decoding it would take
+/// many times its size (a `Value` per element of a packed field).
 pub struct Request {
+    /// As received, in the call's codec.
     pub raw: Bytes,
     pub message: Option<DynamicMessage>,
+    /// A large JSON request converted straight to binary (not decoded).
+    pub wire: Option<Bytes>,
 }
 
-/// Binary requests larger than this skip the `DynamicMessage` when they can.
+/// Requests larger than this skip the `DynamicMessage` when they can.
 const LARGE: usize = 64 * 1024;
 
 pub struct Call {
@@ -90,15 +92,11 @@ impl Call {
             return Ok(None);
         };
         let log = self.shared.log;
-        if bytes.len() > LARGE && self.builtin.is_none() && self.codec == Codec::Proto {
-            let max = if log.enabled { log.max_bytes } else { 0 };
-            if let Some(preview) = Preview::from_wire(&self.method.input(), &bytes, max) {
-                log.request(&self.info, index, Some(preview), None);
-                return Ok(Some(Request {
-                    raw: bytes,
-                    message: None,
-                }));
-            }
+        if bytes.len() > LARGE
+            && self.builtin.is_none()
+            && let Some(request) = self.large(&bytes, index)
+        {
+            return Ok(Some(request));
         }
         match decode(
             &self.method,
@@ -114,6 +112,7 @@ impl Call {
                 Ok(Some(Request {
                     raw: bytes,
                     message: Some(message),
+                    wire: None,
                 }))
             }
             Err(status) => {
@@ -123,6 +122,37 @@ impl Call {
                 Err(status)
             }
         }
+    }
+
+    /// A large request of a plain type, checked and logged (bounded) from
+    /// its binary form; JSON is converted to that form first, without a
+    /// `DynamicMessage`. None: decode it (not plain, or unusual).
+    fn large(&self, bytes: &Bytes, index: usize) -> Option<Request> {
+        let input = self.method.input();
+        if !crate::transcode::eligible(&input) {
+            return None;
+        }
+        let wire = match self.codec {
+            Codec::Proto => None,
+            Codec::Json => {
+                let parsed = crate::json::parse_value(bytes).ok()?;
+                if parsed.has_repeated_key() {
+                    return None;
+                }
+                Some(Bytes::from(
+                    crate::transcode::encode(&input, parsed.value()).ok()?,
+                ))
+            }
+        };
+        let log = self.shared.log;
+        let max = if log.enabled { log.max_bytes } else { 0 };
+        let preview = Preview::from_wire(&input, wire.as_ref().unwrap_or(bytes), max)?;
+        log.request(&self.info, index, Some(preview), None);
+        Some(Request {
+            raw: bytes.clone(),
+            message: None,
+            wire,
+        })
     }
 
     /// Exactly one request (unary and server-streaming methods).
@@ -163,8 +193,10 @@ impl Call {
     /// The echo of `request` (same type) or the generated response.
     fn fallback(&self, answer: &Answer, request: Option<&Request>) -> Bytes {
         match request {
-            Some(request) if answer.echo => match (self.codec, &request.message) {
-                (Codec::Json, Some(message)) => Bytes::from(encode_json(message)),
+            Some(request) if answer.echo => match (self.codec, &request.message, &request.wire) {
+                (Codec::Json, Some(message), _) => Bytes::from(encode_json(message)),
+                // Printed from the binary form one element at a time.
+                (Codec::Json, None, Some(wire)) => json_from_wire(&self.method.input(), wire),
                 // Binary requests go back as they came (large ones are
                 // never decoded).
                 _ => request.raw.clone(),
@@ -298,6 +330,22 @@ fn decoded(request: Request) -> Result<DynamicMessage, Status> {
     request
         .message
         .ok_or_else(|| Status::new(Code::Internal, "the request was not decoded"))
+}
+
+/// Compact proto3 JSON of a message of a plain type, from its (checked)
+/// binary form.
+fn json_from_wire(desc: &prost_reflect::MessageDescriptor, wire: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, crate::json::Formatter::new(true));
+    match crate::transcode::serialize(desc, wire, crate::transcode::Options::default(), &mut ser) {
+        Ok(()) => Bytes::from(out),
+        // Not expected: the bytes were checked on the way in. Decoding is
+        // the general path.
+        Err(_) => DynamicMessage::decode(desc.clone(), wire)
+            .map(|m| Bytes::from(encode_json(&m)))
+            .unwrap_or_default(),
+    }
 }
 
 /// A request message in the call's codec, as the method's input type.

@@ -47,109 +47,195 @@ fn message<S: Serializer>(
     if depth > MAX_DEPTH {
         return Err(declined());
     }
-    let mut occurrences = scan(bytes).ok_or_else(declined)?;
-    // Fields print in number order; encoders almost always write them so.
-    if !occurrences.is_sorted_by_key(|o| o.number) {
-        occurrences.sort_by_key(|o| o.number);
+    // A first pass checks the bytes and whether fields come in number
+    // order, as encoders almost always write them: then each field's
+    // occurrences are one run of the bytes and nothing is copied. A list of
+    // millions of elements must not become a vector of millions of entries
+    // (a request's printing once took 25 times its size).
+    let mut rest = bytes;
+    let mut in_order = true;
+    let mut last = 0;
+    while !rest.is_empty() {
+        let number = next_field(&mut rest).ok_or_else(declined)?.number;
+        in_order &= number >= last;
+        last = number;
     }
     let mut map = serializer.serialize_map(None)?;
-    let mut oneofs_seen: Vec<prost_reflect::OneofDescriptor> = Vec::new();
-    let mut i = 0;
-    while i < occurrences.len() {
-        let number = occurrences[i].number;
-        let mut end = i + 1;
-        while end < occurrences.len() && occurrences[end].number == number {
-            end += 1;
+    let mut fields = Fields {
+        desc,
+        options,
+        depth,
+        oneofs_seen: Vec::new(),
+    };
+    if in_order {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let start = rest;
+            let number = next_field(&mut rest).ok_or_else(declined)?.number;
+            loop {
+                let mut peek = rest;
+                match next_field(&mut peek) {
+                    Some(next) if next.number == number => rest = peek,
+                    _ => break,
+                }
+            }
+            let run = &start[..start.len() - rest.len()];
+            fields.entry(&mut map, number, Group::Run(run))?;
         }
-        let group = &occurrences[i..end];
-        i = end;
+    } else {
+        let mut occurrences = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            occurrences.push(next_field(&mut rest).ok_or_else(declined)?);
+        }
+        occurrences.sort_by_key(|o| o.number);
+        for group in occurrences.chunk_by(|a, b| a.number == b.number) {
+            fields.entry(&mut map, group[0].number, Group::Sorted(group))?;
+        }
+    }
+    map.end()
+}
+
+/// What printing the fields of one message keeps track of.
+struct Fields<'d> {
+    desc: &'d MessageDescriptor,
+    options: Options,
+    depth: usize,
+    oneofs_seen: Vec<prost_reflect::OneofDescriptor>,
+}
+
+impl Fields<'_> {
+    /// Prints the field `number` from all its occurrences.
+    fn entry<M: SerializeMap>(
+        &mut self,
+        map: &mut M,
+        number: u32,
+        group: Group<'_, '_>,
+    ) -> Result<(), M::Error> {
         // Unknown fields are not printed, as in the general path.
-        let Some(field) = desc.get_field(number) else {
-            continue;
+        let Some(field) = self.desc.get_field(number) else {
+            return Ok(());
         };
-        let name = if options.proto_names {
+        let name = if self.options.proto_names {
             field.name()
         } else {
             field.json_name()
         };
         if field.is_list() {
-            let values = list_values(&field, group)?;
-            if values.is_empty() {
-                continue;
+            // Counting the elements checks them, before anything is written.
+            let mut count = 0usize;
+            for element in elements(&field.kind(), group) {
+                element.ok_or_else(declined)?;
+                count += 1;
             }
-            map.serialize_entry(
+            if count == 0 {
+                return Ok(());
+            }
+            return map.serialize_entry(
                 name,
                 &List {
                     field: &field,
-                    values: &values,
-                    options,
-                    depth,
+                    group,
+                    count,
+                    options: self.options,
+                    depth: self.depth,
                 },
-            )?;
-            continue;
+            );
         }
         // Last-one-wins and message merging are the general path's job.
-        if group.len() > 1 {
+        let mut wires = group.wires();
+        let (Some(wire), None) = (wires.next(), wires.next()) else {
             return Err(declined());
-        }
+        };
         if let Some(oneof) = field.containing_oneof() {
-            if oneofs_seen.contains(&oneof) {
+            if self.oneofs_seen.contains(&oneof) {
                 return Err(declined());
             }
-            oneofs_seen.push(oneof);
+            self.oneofs_seen.push(oneof);
         }
-        let wire = group[0].wire;
         if !field.supports_presence() && is_default(&field, wire)? {
-            continue;
+            return Ok(());
         }
         map.serialize_entry(
             name,
             &Element {
                 kind: &field.kind(),
                 wire,
-                options,
-                depth,
+                options: self.options,
+                depth: self.depth,
             },
-        )?;
+        )
     }
-    map.end()
 }
 
-/// Splits a message into its fields; None when the bytes are malformed or
-/// use groups.
-fn scan(mut bytes: &[u8]) -> Option<Vec<Occurrence<'_>>> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let key = varint(&mut bytes)?;
-        let number = u32::try_from(key >> 3)
-            .ok()
-            .filter(|n| (1..=MAX_FIELD_NUMBER).contains(n))?;
-        let wire = match key & 7 {
-            0 => Wire::Varint(varint(&mut bytes)?),
-            1 => {
-                let (head, rest) = bytes.split_first_chunk::<8>()?;
-                bytes = rest;
-                Wire::Fixed64(*head)
-            }
-            2 => {
-                let len = usize::try_from(varint(&mut bytes)?).ok()?;
-                if len > bytes.len() {
-                    return None;
-                }
-                let (head, rest) = bytes.split_at(len);
-                bytes = rest;
-                Wire::Len(head)
-            }
-            5 => {
-                let (head, rest) = bytes.split_first_chunk::<4>()?;
-                bytes = rest;
-                Wire::Fixed32(*head)
-            }
-            _ => return None,
-        };
-        out.push(Occurrence { number, wire });
+/// The occurrences of one field: a run of the message's bytes (fields in
+/// order) or a slice of the sorted occurrences (fields out of order).
+#[derive(Clone, Copy)]
+enum Group<'a, 'b> {
+    Run(&'a [u8]),
+    Sorted(&'b [Occurrence<'a>]),
+}
+
+impl<'a, 'b> Group<'a, 'b> {
+    fn wires(self) -> Wires<'a, 'b> {
+        match self {
+            Group::Run(bytes) => Wires::Run(bytes),
+            Group::Sorted(occurrences) => Wires::Sorted(occurrences.iter()),
+        }
     }
-    Some(out)
+}
+
+enum Wires<'a, 'b> {
+    Run(&'a [u8]),
+    Sorted(std::slice::Iter<'b, Occurrence<'a>>),
+}
+
+impl<'a> Iterator for Wires<'a, '_> {
+    type Item = Wire<'a>;
+
+    fn next(&mut self) -> Option<Wire<'a>> {
+        match self {
+            // The run was checked by the first pass.
+            Wires::Run(bytes) => next_field(bytes).map(|o| o.wire),
+            Wires::Sorted(iter) => iter.next().map(|o| o.wire),
+        }
+    }
+}
+
+/// The next field of a message's bytes; None at the end or when the bytes
+/// are malformed or use groups.
+fn next_field<'a>(bytes: &mut &'a [u8]) -> Option<Occurrence<'a>> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let key = varint(bytes)?;
+    let number = u32::try_from(key >> 3)
+        .ok()
+        .filter(|n| (1..=MAX_FIELD_NUMBER).contains(n))?;
+    let wire = match key & 7 {
+        0 => Wire::Varint(varint(bytes)?),
+        1 => {
+            let (head, rest) = bytes.split_first_chunk::<8>()?;
+            *bytes = rest;
+            Wire::Fixed64(*head)
+        }
+        2 => {
+            let len = usize::try_from(varint(bytes)?).ok()?;
+            if len > bytes.len() {
+                return None;
+            }
+            let (head, rest) = bytes.split_at(len);
+            *bytes = rest;
+            Wire::Len(head)
+        }
+        5 => {
+            let (head, rest) = bytes.split_first_chunk::<4>()?;
+            *bytes = rest;
+            Wire::Fixed32(*head)
+        }
+        _ => return None,
+    };
+    Some(Occurrence { number, wire })
 }
 
 fn varint(bytes: &mut &[u8]) -> Option<u64> {
@@ -169,40 +255,60 @@ fn varint(bytes: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// The elements of a repeated field from all its occurrences, packed or not.
-fn list_values<'a, E: serde::ser::Error>(
-    field: &FieldDescriptor,
-    group: &[Occurrence<'a>],
-) -> Result<Vec<Wire<'a>>, E> {
-    let mut values = Vec::new();
-    for occurrence in group {
-        match (occurrence.wire, packable(&field.kind())) {
-            (Wire::Len(mut packed), Some(width)) => {
-                while !packed.is_empty() {
-                    let value = match width {
-                        Width::Varint => Wire::Varint(varint(&mut packed).ok_or_else(declined)?),
-                        Width::Four => {
-                            let (head, rest) =
-                                packed.split_first_chunk::<4>().ok_or_else(declined)?;
-                            packed = rest;
-                            Wire::Fixed32(*head)
-                        }
-                        Width::Eight => {
-                            let (head, rest) =
-                                packed.split_first_chunk::<8>().ok_or_else(declined)?;
-                            packed = rest;
-                            Wire::Fixed64(*head)
-                        }
-                    };
-                    values.push(value);
-                }
-            }
-            (wire, _) => values.push(wire),
-        }
+/// The elements of a repeated field from all its occurrences, packed or
+/// not, one at a time; an element is None where the bytes are malformed.
+fn elements<'a, 'b>(kind: &Kind, group: Group<'a, 'b>) -> Elements<'a, 'b> {
+    Elements {
+        wires: group.wires(),
+        width: packable(kind),
+        packed: &[],
     }
-    Ok(values)
 }
 
+struct Elements<'a, 'b> {
+    wires: Wires<'a, 'b>,
+    width: Option<Width>,
+    /// What is left of the packed occurrence being read.
+    packed: &'a [u8],
+}
+
+impl<'a> Iterator for Elements<'a, '_> {
+    type Item = Option<Wire<'a>>;
+
+    fn next(&mut self) -> Option<Option<Wire<'a>>> {
+        loop {
+            if let (false, Some(width)) = (self.packed.is_empty(), self.width) {
+                let element = packed_element(&mut self.packed, width);
+                if element.is_none() {
+                    self.packed = &[];
+                }
+                return Some(element);
+            }
+            match (self.wires.next()?, self.width) {
+                (Wire::Len(packed), Some(_)) => self.packed = packed,
+                (wire, _) => return Some(Some(wire)),
+            }
+        }
+    }
+}
+
+fn packed_element<'a>(packed: &mut &'a [u8], width: Width) -> Option<Wire<'a>> {
+    Some(match width {
+        Width::Varint => Wire::Varint(varint(packed)?),
+        Width::Four => {
+            let (head, rest) = packed.split_first_chunk::<4>()?;
+            *packed = rest;
+            Wire::Fixed32(*head)
+        }
+        Width::Eight => {
+            let (head, rest) = packed.split_first_chunk::<8>()?;
+            *packed = rest;
+            Wire::Fixed64(*head)
+        }
+    })
+}
+
+#[derive(Clone, Copy)]
 enum Width {
     Varint,
     Four,
@@ -246,7 +352,9 @@ fn is_default<E: serde::ser::Error>(field: &FieldDescriptor, wire: Wire<'_>) -> 
 
 struct List<'a, 'b> {
     field: &'b FieldDescriptor,
-    values: &'b [Wire<'a>],
+    group: Group<'a, 'b>,
+    /// The number of elements, all checked.
+    count: usize,
     options: Options,
     depth: usize,
 }
@@ -254,11 +362,11 @@ struct List<'a, 'b> {
 impl serde::Serialize for List<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let kind = self.field.kind();
-        let mut seq = serializer.serialize_seq(Some(self.values.len()))?;
-        for wire in self.values {
+        let mut seq = serializer.serialize_seq(Some(self.count))?;
+        for wire in elements(&kind, self.group) {
             seq.serialize_element(&Element {
                 kind: &kind,
-                wire: *wire,
+                wire: wire.ok_or_else(declined)?,
                 options: self.options,
                 depth: self.depth,
             })?;

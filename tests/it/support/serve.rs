@@ -59,6 +59,17 @@ impl Serve {
             .to_string()
     }
 
+    /// The peak resident memory of the server so far, in KiB (VmHWM).
+    pub fn peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status")
+    }
+
     /// Every log line so far, parsed.
     pub fn log(&self) -> Vec<serde_json::Value> {
         self.lines
