@@ -525,6 +525,7 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
     let (parts, body) = request.into_parts();
     let method_name = path.trim_start_matches('/').to_string();
     let Some((method, builtin)) = shared.routes.get(&path).cloned() else {
+        let method_name = Routes::shown(&method_name);
         let status = Status::new(
             Code::Unimplemented,
             format!(

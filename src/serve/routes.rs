@@ -72,6 +72,20 @@ impl Routes {
         self.by_path.get(path)
     }
 
+    /// A requested name as errors and the log show it: names longer than
+    /// any real one are cut, with their length, so that a client cannot
+    /// make every reply and log line as long as its path.
+    pub fn shown(name: &str) -> String {
+        if name.len() <= MAX_NAME {
+            return name.to_string();
+        }
+        let mut end = MAX_NAME;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes)", &name[..end], name.len())
+    }
+
     /// " (did you mean 'pkg.Service/Method'?)" for a path that names no
     /// method, or nothing.
     pub fn suggest(&self, path: &str) -> String {

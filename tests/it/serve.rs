@@ -772,6 +772,14 @@ fn unknown_methods_get_cheap_suggestions_and_a_timed_log_line() {
     ));
     assert!(long.starts_with("HTTP/1.1 501"), "{}", &long[..200]);
     assert!(!long.contains("did you mean"));
+    // ... and neither the answer nor the log line copies it whole.
+    assert!(long.len() < 1_000, "{}", long.len());
+    contains(&long, "... (14027 bytes)");
+    let line = server.wait_log(&format!(
+        "rpcurl.test.v1.TestService/{}... (14027 bytes)",
+        "A".repeat(256 - 27)
+    ));
+    assert!(line.to_string().len() < 1_000, "{line}");
 }
 
 #[test]
