@@ -108,7 +108,7 @@ impl Session {
         } = options;
         let mut stdin = Stdin { reader: None };
         let mut call_headers =
-            read_headers(&headers.args, &mut stdin, data_from_stdin, headers.expand)?;
+            read_headers(&headers.args, &mut stdin, data_from_stdin, headers.expand).await?;
         let reflect_header_args: Vec<String> = reflection
             .as_ref()
             .map(|r| {
@@ -124,7 +124,8 @@ impl Session {
             &mut stdin,
             data_from_stdin,
             headers.expand,
-        )?;
+        )
+        .await?;
         add_credentials(&headers.credentials, server.as_ref(), &mut call_headers)?;
         let files_pool = if schema_files.is_empty() {
             None
@@ -251,7 +252,7 @@ impl LazyChannel {
     }
 }
 
-fn read_headers(
+async fn read_headers(
     args: &[String],
     stdin: &mut Stdin,
     body_follows_on_stdin: bool,
@@ -268,9 +269,20 @@ fn read_headers(
                 }
             }
             HeaderArg::File(path) => {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| Error::local(format!("cannot read headers from {path}: {e}")))?;
-                headers::read_lines(&mut BufReader::new(file), path, false, &mut out)?;
+                // Off the async threads: opening (or reading) a FIFO nobody
+                // writes to blocks, and --timeout must still end the run.
+                let owned = path.to_string();
+                let read = tokio::task::spawn_blocking(move || {
+                    let file = std::fs::File::open(&owned).map_err(|e| {
+                        Error::local(format!("cannot read headers from {owned}: {e}"))
+                    })?;
+                    let mut lines = Vec::new();
+                    headers::read_lines(&mut BufReader::new(file), &owned, false, &mut lines)?;
+                    Ok::<_, Error>(lines)
+                })
+                .await
+                .map_err(|e| Error::local(format!("cannot read headers from {path}: {e}")))??;
+                out.extend(read);
             }
             HeaderArg::Stdin => {
                 headers::read_lines(stdin.borrow(), "stdin", body_follows_on_stdin, &mut out)?;

@@ -246,7 +246,7 @@ fn schema_directories_with_symlink_loops_finish() {
 }
 
 #[test]
-fn timeout_bounds_a_request_fifo_without_writer() {
+fn timeout_bounds_request_and_header_fifos_without_writer() {
     let dir = std::env::temp_dir().join(format!("rpcurl-fifo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -256,24 +256,27 @@ fn timeout_bounds_a_request_fifo_without_writer() {
         .status()
         .unwrap();
     assert!(made.success());
-    let data = format!("@{}", fifo.display());
+    let file = format!("@{}", fifo.display());
     let dead = format!("http://127.0.0.1:{}{ECHO}", dead_port());
-    let run = rpcurl(&[
-        "--schema",
-        &test_schema(),
-        "--timeout",
-        "0.5",
-        "-d",
-        &data,
-        &dead,
-    ]);
-    assert_eq!(run.code, 68, "{}", run.stderr);
-    contains(&run.stderr, "--timeout");
-    assert!(
-        run.elapsed < std::time::Duration::from_secs(5),
-        "{:?}",
-        run.elapsed
-    );
+    // Request data and header files alike.
+    for flag in ["-d", "-H"] {
+        let run = rpcurl(&[
+            "--schema",
+            &test_schema(),
+            "--timeout",
+            "0.5",
+            flag,
+            &file,
+            &dead,
+        ]);
+        assert_eq!(run.code, 68, "{flag}: {}", run.stderr);
+        contains(&run.stderr, "--timeout");
+        assert!(
+            run.elapsed < std::time::Duration::from_secs(5),
+            "{flag}: {:?}",
+            run.elapsed
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
