@@ -435,6 +435,13 @@ pub async fn call(
             trace::print_headers("<", trailers, print.unredacted);
         }
     }
+    // A failed call's status carries the note; a successful one lost only
+    // trailers, which the user may be relying on.
+    if outcome.is_ok()
+        && let Some(cut) = reader.trailers_cut()
+    {
+        eprintln!("warning: {cut}");
+    }
     trace.info(format!("{count} response message(s)"));
     outcome
 }

@@ -15,7 +15,7 @@ use super::{
     grpc,
 };
 use crate::status::{Code, Status};
-use crate::transport::{ResponseFuture, hyper_error};
+use crate::transport::{CutWatch, ResponseFuture, hyper_error};
 
 /// A protocol with its settings for one run.
 #[derive(Clone, Debug)]
@@ -148,6 +148,7 @@ impl Wire {
             max_receive: self.max_receive,
             headers: None,
             trailers: None,
+            cut_watch: None,
             end: None,
         }
     }
@@ -180,6 +181,8 @@ pub struct Reader {
     max_receive: usize,
     headers: Option<HeaderMap>,
     trailers: Option<HeaderMap>,
+    /// Whether HTTP/2 cut the trailers (see `transport::CutWatch`).
+    cut_watch: Option<CutWatch>,
     /// The status, once the protocol has delivered it.
     end: Option<Status>,
 }
@@ -191,6 +194,15 @@ impl Reader {
 
     pub fn trailers(&self) -> Option<&HeaderMap> {
         self.trailers.as_ref()
+    }
+
+    /// What to tell the user when the trailers arrived cut short: h2
+    /// leaves out the fields past --max-header-list-size without a word.
+    pub fn trailers_cut(&self) -> Option<String> {
+        let limit = self.trailers.as_ref().and(self.cut_watch.as_ref())?.cut()?;
+        Some(format!(
+            "the server's trailers were larger than --max-header-list-size ({limit} bytes) and were cut: the fields past the limit are missing"
+        ))
     }
 
     /// Whether the next [`Reader::message`] is already here: the caller
@@ -242,7 +254,8 @@ impl Reader {
                 }
                 State::Waiting(future) => {
                     let response = future.await?;
-                    let (parts, body) = response.into_parts();
+                    let (mut parts, body) = response.into_parts();
+                    self.cut_watch = parts.extensions.remove::<CutWatch>();
                     match self.on_head(parts.status, parts.headers, body).await {
                         Ok(Some(body)) => self.state = State::Streaming(body),
                         Ok(None) => self.state = State::Done,
@@ -431,20 +444,30 @@ impl Reader {
                 if self.end.is_some() {
                     return Ok(None);
                 }
+                let cut = self.trailers_cut();
                 match self.trailers.as_ref().and_then(grpc::status_from) {
-                    Some(status) => {
+                    Some(mut status) => {
+                        if let Some(cut) = cut
+                            && status.code != Code::Ok
+                        {
+                            status.message = if status.message.is_empty() {
+                                cut
+                            } else {
+                                format!("{} ({cut})", status.message)
+                            };
+                        }
                         self.end = Some(status);
                         Ok(None)
                     }
                     None => Err(Status::new(
                         Code::Internal,
-                        match &self.trailers {
-                            None => {
+                        match (&self.trailers, cut) {
+                            (None, _) => {
                                 "the server ended the stream without a grpc-status (no trailers)"
+                                    .to_string()
                             }
-                            Some(_) => {
-                                "the server's trailers hold no grpc-status (trailers larger than --max-header-list-size are cut)"
-                            }
+                            (Some(_), Some(cut)) => format!("no grpc-status: {cut}"),
+                            (Some(_), None) => "the server's trailers hold no grpc-status".into(),
                         },
                     )),
                 }

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use super::frames::{FrameWatch, Oversized};
 use super::tls::{self, TlsOptions};
 use super::{Channel, HttpVersion, Sender, error_chain, proxy};
 use crate::error::{Error, Result};
@@ -197,9 +198,11 @@ async fn http2(
     what: &str,
 ) -> Result<Sender> {
     let sniffer = Sniffer::default();
+    let oversized = Oversized::new(options.max_header_list_size);
     let io = Sniff {
         inner: io,
         state: sniffer.clone(),
+        frames: FrameWatch::new(oversized.clone()),
     };
     let mut builder = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
     builder
@@ -249,7 +252,7 @@ async fn http2(
     if let Some(problem) = diagnose(&first.bytes, server.tls) {
         return Err(Error::unavailable(format!("{what}: {problem}")));
     }
-    Ok(Sender::Http2(sender))
+    Ok(Sender::Http2(sender, oversized))
 }
 
 async fn tcp(server: &Server, options: &DialOptions, what: &str) -> Result<TcpStream> {
@@ -537,6 +540,7 @@ impl Sniffer {
 struct Sniff {
     inner: Box<dyn Io>,
     state: Sniffer,
+    frames: FrameWatch,
 }
 
 impl AsyncRead for Sniff {
@@ -554,6 +558,7 @@ impl AsyncRead for Sniff {
                     bytes: filled[..filled.len().min(16)].to_vec(),
                     ..First::default()
                 });
+                self.frames.read(filled);
             }
             Poll::Ready(Err(e)) => self.state.record(First {
                 bytes: Vec::new(),

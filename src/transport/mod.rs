@@ -7,7 +7,9 @@
 //! `crate::protocol`.
 
 mod dial;
+mod frames;
 pub use dial::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_HEADER_LIST_SIZE, DialOptions, dial};
+pub use frames::CutWatch;
 pub mod proxy;
 pub mod tls;
 
@@ -158,7 +160,11 @@ impl fmt::Display for HttpVersion {
 
 #[derive(Clone)]
 enum Sender {
-    Http2(hyper::client::conn::http2::SendRequest<RequestBody>),
+    /// With the count of header blocks over the limit (see `frames.rs`).
+    Http2(
+        hyper::client::conn::http2::SendRequest<RequestBody>,
+        Arc<frames::Oversized>,
+    ),
     /// HTTP/1.1 carries one exchange at a time.
     Http1(Arc<Mutex<hyper::client::conn::http1::SendRequest<RequestBody>>>),
 }
@@ -187,7 +193,7 @@ impl Channel {
 
     pub fn version(&self) -> HttpVersion {
         match self.sender {
-            Sender::Http2(_) => HttpVersion::Http2,
+            Sender::Http2(..) => HttpVersion::Http2,
             Sender::Http1(_) => HttpVersion::Http1,
         }
     }
@@ -232,14 +238,19 @@ impl Channel {
             )
         };
         match &self.sender {
-            Sender::Http2(sender) => {
+            Sender::Http2(sender, oversized) => {
                 let mut sender = sender.clone();
                 sender
                     .ready()
                     .await
                     .map_err(|e| closed(e, &self.authority))?;
+                let watch = CutWatch::new(oversized);
                 let response = sender.send_request(request);
-                Ok(Box::pin(async move { response.await.map_err(failed) }))
+                Ok(Box::pin(async move {
+                    let mut response = response.await.map_err(failed)?;
+                    response.extensions_mut().insert(watch);
+                    Ok(response)
+                }))
             }
             Sender::Http1(sender) => {
                 // HTTP/1.1 needs a URI in origin form and a Host header.

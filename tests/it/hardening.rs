@@ -79,6 +79,8 @@ fn large_error_details_arrive_whole() {
     );
     let run = rpcurl(&["--schema", &test_schema(), &url(server)]);
     contains(&run.stderr, &format!("error: invalid_argument: {message}"));
+    // Nothing cut, nothing said.
+    assert!(!run.stderr.contains("were cut"), "{}", &run.stderr[..200]);
     // Above a lowered limit, the cut is named.
     let server = h2_frames_server(
         grpc_headers(),
@@ -96,6 +98,41 @@ fn large_error_details_arrive_whole() {
         &url(server),
     ]);
     contains(&run.stderr, "--max-header-list-size");
+    // With grpc-status first, h2 hands over the trailers that fit and
+    // drops the rest without a word: the status still says it was cut.
+    let cut = |status: &str| {
+        let server = h2_frames_server(
+            grpc_headers(),
+            Vec::new(),
+            vec![
+                field("grpc-status", status),
+                field("grpc-message", "p".repeat(600)),
+                field(
+                    "grpc-status-details-bin",
+                    status_details(3, "rich", &"q".repeat(600)),
+                ),
+                field("x-after", "r".repeat(600)),
+            ],
+        );
+        rpcurl(&[
+            "--schema",
+            &test_schema(),
+            "--max-header-list-size",
+            "1000",
+            &url(server),
+        ])
+    };
+    let failed = cut("3");
+    assert_eq!(failed.code, 67, "{}", failed.stderr);
+    contains(&failed.stderr, "invalid_argument");
+    contains(
+        &failed.stderr,
+        "larger than --max-header-list-size (1000 bytes) and were cut",
+    );
+    // A successful call lost trailers only: a warning, exit 0.
+    let ok = cut("0");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    contains(&ok.stderr, "warning: the server's trailers were larger");
 }
 
 fn tls_server_with(cert_pem: String, key_pem: String) -> TestServer {
