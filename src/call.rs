@@ -445,3 +445,118 @@ pub async fn call(
     trace.info(format!("{count} response message(s)"));
     outcome
 }
+
+/// Calls of one method prepared once and made many times without printing
+/// (`bench`): the request line and headers are planned once, each call
+/// sends a request body framed beforehand, and every response is decoded
+/// and checked as a call prints it would be.
+pub struct Prepared {
+    method: http::Method,
+    path_and_query: String,
+    headers: HeaderMap,
+    wire: Wire,
+    streams: Streaming,
+    output: MessageDescriptor,
+    timeout: Option<Duration>,
+}
+
+impl Prepared {
+    pub fn new(method: &MethodDescriptor, options: &CallOptions) -> Prepared {
+        let streams = Streaming {
+            client: method.is_client_streaming(),
+            server: method.is_server_streaming(),
+        };
+        let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+        let wire = options.send.wire.clone();
+        let plan = wire.plan(&path, streams, options.timeout, &options.user_agent, None);
+        let mut headers = plan.headers;
+        crate::headers::extend_map(&mut headers, &options.headers);
+        Prepared {
+            method: plan.method,
+            path_and_query: plan.path_and_query,
+            headers,
+            wire,
+            streams,
+            output: method.output(),
+            timeout: options.timeout,
+        }
+    }
+
+    /// The request bodies: one per message for methods that take one
+    /// (used in turn), or all of them in one body for client streams. No
+    /// messages means one empty message, or an empty stream.
+    pub async fn bodies(
+        &self,
+        input: &MessageDescriptor,
+        mut requests: Requests,
+        send: &SendOptions,
+    ) -> Result<Vec<bytes::Bytes>> {
+        let mut all = Vec::new();
+        while let Some(request) = requests.next().await {
+            all.push(request?);
+        }
+        let mut bodies = Vec::new();
+        if self.streams.client {
+            let mut body = bytes::BytesMut::new();
+            for (index, request) in all.into_iter().enumerate() {
+                frame_request(request, input, index + 1, send, self.streams, &mut body)?;
+            }
+            bodies.push(body.freeze());
+            return Ok(bodies);
+        }
+        if all.is_empty() {
+            all.push(Request::Message(DynamicMessage::new(input.clone())));
+        }
+        for (index, request) in all.into_iter().enumerate() {
+            let mut body = bytes::BytesMut::new();
+            frame_request(request, input, index + 1, send, self.streams, &mut body)?;
+            bodies.push(body.freeze());
+        }
+        Ok(bodies)
+    }
+
+    /// One call: the number of responses, or the status it failed with
+    /// (transport failures and undecodable responses included).
+    pub async fn exchange(
+        &self,
+        channel: &Channel,
+        body: bytes::Bytes,
+    ) -> std::result::Result<usize, crate::status::Status> {
+        let work = async {
+            let future = channel
+                .start(
+                    self.method.clone(),
+                    &self.path_and_query,
+                    self.headers.clone(),
+                    RequestBody::Whole(Some(body)),
+                )
+                .await
+                .map_err(|e| as_status(e, Code::Unavailable))?;
+            let mut reader = self.wire.reader(future, self.streams);
+            let mut count = 0;
+            while let Some(payload) = reader.message().await? {
+                count += 1;
+                decode_payload(&self.output, payload, self.wire.codec, count)
+                    .map_err(|e| as_status(e, Code::Internal))?;
+            }
+            Ok(count)
+        };
+        match self.timeout {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(crate::status::Status::new(
+                    Code::DeadlineExceeded,
+                    format!("no answer within {limit:?} (--timeout)"),
+                ))
+            }),
+            None => work.await,
+        }
+    }
+}
+
+/// An error as the status a call ended with.
+fn as_status(error: Error, code: Code) -> crate::status::Status {
+    match error {
+        Error::Status(status) => status,
+        other => crate::status::Status::new(code, other.to_string()),
+    }
+}

@@ -22,6 +22,7 @@ mod formats;
 mod json;
 mod transcode;
 // L5: features
+mod bench;
 mod call;
 mod describe;
 mod input;

@@ -170,6 +170,17 @@ impl Session {
         self.lazy.get().await
     }
 
+    /// A further connection to the same server, dialed as the first was
+    /// (bench spreads its calls over several).
+    pub async fn another_channel(&self) -> Result<Channel> {
+        let server = self
+            .lazy
+            .server
+            .as_ref()
+            .ok_or_else(|| Error::usage("no server URL given"))?;
+        transport::dial(server, &self.lazy.options).await
+    }
+
     /// The user's headers for a call, without those HTTP/2 forbids or that
     /// rpcurl sets itself.
     pub fn call_header_map(&self) -> HeaderMap {

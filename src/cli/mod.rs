@@ -462,6 +462,14 @@ pub enum Command {
     /// --responses says otherwise. Each request is logged to stderr as one
     /// JSON line. See docs/serve.md.
     Serve(ServeArgs),
+    /// Load-test a method: many calls through one or more connections
+    ///
+    /// Takes every call flag (schema, headers, -d, protocol, TLS). Calls
+    /// run --concurrency at a time until --total or --duration; --rate sets
+    /// an open-loop schedule (latency counted from each call's due time).
+    /// Prints counts, latency percentiles, a histogram, statuses and the
+    /// first error messages. See docs/bench.md.
+    Bench(Box<BenchArgs>),
     /// Start `rpcurl serve` in-process and make real calls to it
     ///
     /// The server listens on a free loopback port with the test schema built
@@ -638,7 +646,72 @@ pub struct ServeArgs {
     pub server: ServerArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// URL of the method, or an address and a method (as for a call).
+    #[arg(value_name = "URL | ADDRESS METHOD", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Calls in flight at once.
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Load")]
+    pub concurrency: u32,
+    /// HTTP/2 connections the calls share, round-robin.
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Load")]
+    pub connections: u32,
+    /// Calls in all (default 200 unless --duration). (-n is --netrc.)
+    #[arg(long, value_name = "N", conflicts_with = "duration",
+          value_parser = clap::value_parser!(u64).range(1..), help_heading = "Load")]
+    pub total: Option<u64>,
+    /// Run for this long instead of a number of calls (30s, 1m).
+    #[arg(short = 'z', long, value_name = "DURATION", value_parser = parse_duration,
+          help_heading = "Load")]
+    pub duration: Option<Duration>,
+    /// Calls per second at most, on an open-loop schedule: latency is
+    /// measured from each call's due time, so a stall shows as latency.
+    #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = "Load")]
+    pub rate: Option<f64>,
+    /// Calls (N) or a time (DURATION) to run first, left out of the report.
+    #[arg(long, value_name = "N|DURATION", help_heading = "Load")]
+    pub warmup: Option<String>,
+    /// Stop once this many calls have failed.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          help_heading = "Load")]
+    pub max_errors: Option<u64>,
+    /// Report as text, one JSON object, or CSV records of every call.
+    #[arg(long = "format", value_enum, default_value_t = BenchFormat::Text,
+          help_heading = "Report")]
+    pub format: BenchFormat,
+    /// With --format csv: write the records to FILE (the text report then
+    /// goes to stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
+    pub out: Option<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+fn parse_rate(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e7 => Ok(rate),
+        _ => Err(format!(
+            "'{text}' is not a rate: give calls per second, above 0 and at most 10000000"
+        )),
+    }
+}
+
 // ----- values -----
+
+/// How `bench` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    Text,
+    Json,
+    Csv,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Compression {
@@ -728,6 +801,7 @@ const COMMANDS: &[&str] = &[
     "jsonschema",
     "export",
     "serve",
+    "bench",
     "demo",
     "encode",
     "decode",
@@ -822,6 +896,7 @@ impl Verb {
             Verb::Command(Command::Jsonschema(a)) => a.server.check(&a.schema, a.args.len() > 1),
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
+            Verb::Command(Command::Bench(a)) => a.check(),
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
             Verb::Command(Command::Demo) => Ok(()),
@@ -838,6 +913,8 @@ impl Verb {
             Verb::Command(Command::Jsonschema(a)) => &a.server,
             Verb::Command(Command::Export(a)) => &a.server,
             Verb::Command(Command::Serve(a)) => &a.server,
+            // Per call, not for the run.
+            Verb::Command(Command::Bench(_)) => return None,
             Verb::Command(Command::Encode(_) | Command::Decode(_) | Command::Demo) => {
                 return None;
             }
@@ -934,6 +1011,25 @@ impl CallArgs {
             return Err(Error::usage("--list-services/--list-methods take no -d"));
         }
         Ok(())
+    }
+}
+
+impl BenchArgs {
+    fn check(&self) -> Result<()> {
+        if self.request.http_method == HttpMethod::Get {
+            return Err(Error::usage(
+                "bench sends POST requests: drop --http-method",
+            ));
+        }
+        if self.schema.reads_stdin() && self.request.data.as_deref() == Some("@-") {
+            return Err(Error::usage(
+                "--schema - and -d @- both read stdin; put one of them in a file",
+            ));
+        }
+        if self.out.is_some() && self.format != BenchFormat::Csv {
+            return Err(Error::usage("--out is for --format csv records"));
+        }
+        self.server.check(&self.schema, true)
     }
 }
 

@@ -8,10 +8,11 @@ use std::time::Duration;
 use prost_reflect::{DeserializeOptions, SerializeOptions};
 
 use super::{
-    CallArgs, CodecArg, Compression, DescribeFormat, Format, HeaderArgs, HttpMethod, MessageArgs,
-    OutputArgs, Protocol, ReflectProtocol, RequestArgs, SchemaArgs, ServeArgs, ServerArgs,
-    StatusArgs, TlsArgs,
+    BenchArgs, BenchFormat, CallArgs, CodecArg, Compression, DescribeFormat, Format, HeaderArgs,
+    HttpMethod, MessageArgs, OutputArgs, Protocol, ReflectProtocol, RequestArgs, SchemaArgs,
+    ServeArgs, ServerArgs, StatusArgs, TlsArgs,
 };
+use crate::bench::{BenchOptions, Stop};
 use crate::call::{CallOptions, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
 use crate::formats;
@@ -159,16 +160,60 @@ pub fn check_tls(tls: &TlsArgs, server: &Server) -> Result<()> {
 
 /// The wire side of a call, from its flags and the opened session.
 pub fn call_options(args: &CallArgs, session: &Session) -> CallOptions {
+    request_options(&args.server, &args.request, session)
+}
+
+fn request_options(server: &ServerArgs, request: &RequestArgs, session: &Session) -> CallOptions {
     CallOptions {
         headers: session.call_header_map(),
-        timeout: args.server.connection.timeout,
+        timeout: server.connection.timeout,
         user_agent: session.user_agent.clone(),
-        get: args.request.http_method == HttpMethod::Get,
+        get: request.http_method == HttpMethod::Get,
         send: SendOptions {
             wire: session.wire.clone(),
-            max_send: args.request.max_msg_size,
+            max_send: request.max_msg_size,
             trace: session.trace.clone(),
         },
+    }
+}
+
+/// The calls of `bench` (each as a call with these flags makes it; its
+/// --timeout is per call) and its load: the schedule and when to stop.
+/// The records' destination is opened by the command.
+pub fn bench_options(args: &BenchArgs, session: &Session) -> Result<(CallOptions, BenchOptions)> {
+    let stop = match (args.total, args.duration) {
+        (_, Some(duration)) => Stop::Duration(duration),
+        (Some(total), None) => Stop::Total(total),
+        (None, None) => Stop::Total(200),
+    };
+    let warmup = match args.warmup.as_deref() {
+        None => None,
+        Some(text) => Some(match text.parse::<u64>() {
+            Ok(calls) => Stop::Total(calls),
+            Err(_) => Stop::Duration(crate::units::parse_duration(text).map_err(|e| {
+                Error::usage(format!(
+                    "--warmup '{text}': give a number of calls or a duration ({e})"
+                ))
+            })?),
+        }),
+    };
+    let load = BenchOptions {
+        concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+        stop,
+        rate: args.rate,
+        warmup,
+        max_errors: args.max_errors,
+        records: None,
+    };
+    Ok((request_options(&args.server, &args.request, session), load))
+}
+
+/// How `bench` shows its report.
+pub fn bench_format(format: BenchFormat) -> crate::bench::Format {
+    match format {
+        BenchFormat::Text => crate::bench::Format::Text,
+        BenchFormat::Json => crate::bench::Format::Json,
+        BenchFormat::Csv => crate::bench::Format::Csv,
     }
 }
 

@@ -1,12 +1,9 @@
 //! The buf curl / grpcurl form: one call, or a listing
 //! (--list-services, --list-methods).
 
-use std::io::Read;
-
 use crate::call::{self, PrintOptions};
 use crate::cli::{CallArgs, HttpMethod, settings};
 use crate::error::{Error, Result};
-use crate::input::DataSource;
 use crate::output;
 use crate::session;
 use crate::target;
@@ -49,23 +46,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
     let resolved = session.schema.method(&method_name).await?;
     let method = resolved.method.clone();
 
-    let data = match args.request.data.as_deref() {
-        None => DataSource::None,
-        Some("@-") => DataSource::Reader(Box::new(session.stdin.take()), "stdin".into()),
-        Some(text) => match text.strip_prefix('@') {
-            Some(path) => {
-                // Off the async threads: opening a FIFO nobody writes to
-                // blocks, and --timeout must still end the run.
-                let owned = path.to_string();
-                let file = tokio::task::spawn_blocking(move || std::fs::File::open(owned))
-                    .await
-                    .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?
-                    .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?;
-                DataSource::Reader(Box::new(file) as Box<dyn Read + Send>, path.to_string())
-            }
-            None => DataSource::Literal(text.to_string()),
-        },
-    };
+    let data = super::data_source(args.request.data.as_deref(), &mut session).await?;
     let de_options = settings::deserialize_options(args.request.allow_unknown_fields);
     // JSON may be encoded straight to protobuf when it goes out as such and
     // no trace shows it.

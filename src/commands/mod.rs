@@ -2,6 +2,7 @@
 //! one dispatch: start the runtime, bound the run by --timeout, run the
 //! verb, report its error and return the exit code.
 
+mod bench;
 mod call;
 mod codec;
 mod demo;
@@ -13,12 +14,13 @@ mod serve;
 mod template;
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::cli::settings;
 use crate::cli::{Cli, Command, ConnectionArgs, SchemaArgs, ServerArgs, Verb};
 use crate::error::{Error, Result};
+use crate::input::DataSource;
 use crate::output::Printer;
 use crate::session::{self, Session};
 use crate::status;
@@ -49,6 +51,8 @@ pub fn dispatch(cli: Cli) -> u8 {
             // For `serve`, --timeout is how long to serve: running out is
             // success.
             Verb::Command(Command::Serve(args)) => on_runtime(timeout, true, serve::serve(args)),
+            // --timeout bounds each call (Verb::timeout gives None).
+            Verb::Command(Command::Bench(args)) => on_runtime(timeout, false, bench::bench(*args)),
             // The demo runs a server and the client side by side, each on
             // its own runtime.
             Verb::Command(Command::Demo) => demo::demo(),
@@ -172,6 +176,27 @@ async fn open_session(
     }
     let options = settings::session_options(schema, server_args, request);
     Session::open(options, server, data_from_stdin).await
+}
+
+/// Where a call's request messages come from (-d).
+async fn data_source(data: Option<&str>, session: &mut Session) -> Result<DataSource> {
+    Ok(match data {
+        None => DataSource::None,
+        Some("@-") => DataSource::Reader(Box::new(session.stdin.take()), "stdin".into()),
+        Some(text) => match text.strip_prefix('@') {
+            Some(path) => {
+                // Off the async threads: opening a FIFO nobody writes to
+                // blocks, and --timeout must still end the run.
+                let owned = path.to_string();
+                let file = tokio::task::spawn_blocking(move || std::fs::File::open(owned))
+                    .await
+                    .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?
+                    .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?;
+                DataSource::Reader(Box::new(file) as Box<dyn Read + Send>, path.to_string())
+            }
+            None => DataSource::Literal(text.to_string()),
+        },
+    })
 }
 
 /// A printer for commands that print names and JSON values.

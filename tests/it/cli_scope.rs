@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "jsonschema",
     "export",
     "serve",
+    "bench",
     "demo",
     "encode",
     "decode",

@@ -8,6 +8,7 @@
 mod support;
 
 mod bad_input;
+mod bench;
 mod cli_call;
 mod cli_errors;
 mod cli_schema;
