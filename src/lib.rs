@@ -25,6 +25,7 @@ pub mod call;
 pub mod describe;
 pub mod input;
 pub mod jsonschema;
+pub mod mcp;
 pub mod output;
 pub mod serve;
 pub mod session;

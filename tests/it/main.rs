@@ -19,5 +19,6 @@ mod fuzz_regressions;
 mod interop;
 mod layers;
 mod lookup;
+mod mcp;
 mod protocols;
 mod serve;
