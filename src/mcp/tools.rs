@@ -103,7 +103,6 @@ fn idempotency(method: &MethodDescriptor) -> Option<i32> {
 impl Selection {
     /// Whether `method` becomes a tool.
     pub fn chooses(&self, method: &MethodDescriptor) -> bool {
-        let name = method.full_name();
         let service = method.parent_service();
         let named = self.include.iter().any(|g| matches_method(g, method));
         if self.include.is_empty() && PLUMBING.contains(&service.full_name()) {
@@ -112,7 +111,6 @@ impl Selection {
         (self.include.is_empty() || named)
             && !self.exclude.iter().any(|g| matches_method(g, method))
             && (!self.read_only || is_read_only(method))
-            && !name.is_empty()
     }
 
     /// The name of a fixed tool.

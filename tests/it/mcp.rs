@@ -111,7 +111,7 @@ fn check_full(report: &Value) {
     let fail = &report["fail"];
     assert_eq!(fail["isError"], true, "{fail}");
     let error = &fail["structured"]["error"];
-    assert_eq!(error["code"], "INVALID_ARGUMENT");
+    assert_eq!(error["code"], "invalid_argument");
     assert_eq!(error["message"], "bad thing");
     let details = error["details"].as_array().expect("decoded details");
     assert!(
