@@ -4,14 +4,14 @@
 //!
 //! * binary in and out: `DynamicMessage::decode` and `encode_to_vec`, as the
 //!   CLI decodes responses and encodes requests;
-//! * JSON in: [`rpcurl::json::parse_value`] (the CLI's JSON reader, which
-//!   notes keys an object names twice), then [`rpcurl::json::to_message`]
+//! * JSON in: [`rpcurl::harness::json::parse_value`] (the CLI's JSON reader, which
+//!   notes keys an object names twice), then [`rpcurl::harness::json::to_message`]
 //!   (the CLI's request path), with `DeserializeOptions::new()`;
-//! * JSON out: [`rpcurl::output::write_json`], compact, with
+//! * JSON out: [`rpcurl::harness::json::write_json`], compact, with
 //!   `SerializeOptions::new()` (the CLI's response path and defaults);
 //! * text format in: prost-reflect's `DynamicMessage::parse_text_format`, as
 //!   `--format text` reads requests; text format out:
-//!   [`rpcurl::formats::to_text`], as `--format text` prints responses.
+//!   [`rpcurl::harness::formats::to_text`], as `--format text` prints responses.
 //!
 //! Protocol (stdin/stdout): a 4-byte little-endian length, then a serialized
 //! `conformance.ConformanceRequest`; the answer is a length and a
@@ -177,10 +177,11 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
     } else if request.has_field_by_name("json_payload") {
         let ignore_unknown = number("test_category") == JSON_IGNORE_UNKNOWN_PARSING_TEST;
         let options = DeserializeOptions::new().deny_unknown_fields(!ignore_unknown);
-        rpcurl::json::parse_value(string("json_payload").as_bytes())
+        rpcurl::harness::json::parse_value(string("json_payload").as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|value| {
-                rpcurl::json::to_message(value, &desc, &options, "input").map_err(|e| e.to_string())
+                rpcurl::harness::json::to_message(value, &desc, &options, "input")
+                    .map_err(|e| e.to_string())
             })
     } else if request.has_field_by_name("text_payload") {
         DynamicMessage::parse_text_format(desc, &string("text_payload")).map_err(|e| e.to_string())
@@ -196,7 +197,8 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
         PROTOBUF => ("protobuf_payload", Value::Bytes(msg.encode_to_vec().into())),
         JSON => {
             let mut out = Vec::new();
-            match rpcurl::output::write_json(&mut out, &msg, &SerializeOptions::new(), true) {
+            match rpcurl::harness::json::write_json(&mut out, &msg, &SerializeOptions::new(), true)
+            {
                 Ok(()) => match String::from_utf8(out) {
                     Ok(text) => ("json_payload", Value::String(text)),
                     Err(e) => ("serialize_error", Value::String(e.to_string())),
@@ -206,7 +208,7 @@ fn answer(pool: &DescriptorPool, request: &DynamicMessage) -> (&'static str, Val
         }
         TEXT_FORMAT => (
             "text_payload",
-            Value::String(rpcurl::formats::to_text(&msg)),
+            Value::String(rpcurl::harness::formats::to_text(&msg)),
         ),
         other => skipped(format!("output format {other} is not supported")),
     }

@@ -39,7 +39,9 @@ fn basic(credentials: &str) -> String {
 pub fn basic_from_netrc(path: &str, host: &str, port: u16) -> Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::local(format!("cannot read netrc file {path}: {e}")))?;
-    let entries = parse_netrc(&text);
+    warn_if_readable(path);
+    let entries =
+        parse_netrc(&text).map_err(|e| Error::local(format!("netrc file {path}: {e}")))?;
     let with_port = format!("{host}:{port}");
     let found = entries
         .iter()
@@ -55,6 +57,19 @@ pub fn basic_from_netrc(path: &str, host: &str, port: u16) -> Result<String> {
         None => Err(Error::local(format!(
             "netrc file {path} has no entry for {host}"
         ))),
+    }
+}
+
+/// Passwords in a file others can read are not secret: say so, as curl
+/// does (and go on, as curl does).
+fn warn_if_readable(path: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        eprintln!(
+            "warning: netrc file {path} can be read by any user of this machine (chmod 600 {path})"
+        );
     }
 }
 
@@ -75,20 +90,72 @@ struct NetrcEntry {
     password: Option<String>,
 }
 
-fn parse_netrc(text: &str) -> Vec<NetrcEntry> {
+/// The words of a netrc file: whitespace-separated, or in double quotes
+/// with backslash escapes (curl's form, for passwords with spaces); `#`
+/// comment lines skipped.
+fn netrc_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut chars = line.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                chars.next();
+                continue;
+            }
+            let mut token = String::new();
+            if c == '"' {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('n') => token.push('\n'),
+                            Some('r') => token.push('\r'),
+                            Some('t') => token.push('\t'),
+                            Some(other) => token.push(other),
+                            None => {}
+                        },
+                        c => token.push(c),
+                    }
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() {
+                        break;
+                    }
+                    token.push(c);
+                    chars.next();
+                }
+            }
+            tokens.push(token);
+        }
+    }
+    tokens
+}
+
+fn parse_netrc(text: &str) -> std::result::Result<Vec<NetrcEntry>, String> {
     let mut entries = Vec::new();
     let mut current: Option<NetrcEntry> = None;
-    let mut tokens = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .flat_map(|l| l.split_whitespace())
-        .peekable();
+    let tokens = netrc_tokens(text);
+    let mut tokens = tokens.iter().map(String::as_str);
+    fn value<'a>(
+        tokens: &mut impl Iterator<Item = &'a str>,
+        keyword: &str,
+    ) -> std::result::Result<String, String> {
+        tokens
+            .next()
+            .map(str::to_string)
+            .ok_or_else(|| format!("'{keyword}' at the end of the file has no value"))
+    }
     while let Some(token) = tokens.next() {
         match token {
             "machine" => {
                 entries.extend(current.take());
                 current = Some(NetrcEntry {
-                    machine: tokens.next().map(str::to_string),
+                    machine: Some(value(&mut tokens, token)?),
                     ..Default::default()
                 });
             }
@@ -97,17 +164,19 @@ fn parse_netrc(text: &str) -> Vec<NetrcEntry> {
                 current = Some(NetrcEntry::default());
             }
             "login" => {
+                let login = value(&mut tokens, token)?;
                 if let Some(entry) = current.as_mut() {
-                    entry.login = tokens.next().map(str::to_string);
+                    entry.login = Some(login);
                 }
             }
             "password" => {
+                let password = value(&mut tokens, token)?;
                 if let Some(entry) = current.as_mut() {
-                    entry.password = tokens.next().map(str::to_string);
+                    entry.password = Some(password);
                 }
             }
             "account" => {
-                tokens.next();
+                value(&mut tokens, token)?;
             }
             "macdef" => {
                 // A macro runs to the next blank line; its words are not tokens.
@@ -118,7 +187,7 @@ fn parse_netrc(text: &str) -> Vec<NetrcEntry> {
         }
     }
     entries.extend(current);
-    entries
+    Ok(entries)
 }
 
 /// Replaces `${NAME}` with the environment variable NAME; `$$` is a literal
@@ -133,9 +202,9 @@ pub fn expand(value: &str) -> Result<String> {
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body
-                .find('}')
-                .ok_or_else(|| Error::usage(format!("unclosed ${{ in header value '{value}'")))?;
+            let end = body.find('}').ok_or_else(|| {
+                Error::usage("--expand-headers: a header value has ${ without its }")
+            })?;
             let name = &body[..end];
             let var = std::env::var(name).map_err(|_| {
                 Error::usage(format!(
@@ -160,10 +229,21 @@ mod tests {
     #[test]
     fn netrc_entries() {
         let text = "machine a.example login u1 password p1\n# x\nmachine a.example:8443\n  login u2\n  password p2\ndefault login d password dp\n";
-        let entries = parse_netrc(text);
+        let entries = parse_netrc(text).unwrap();
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[1].machine.as_deref(), Some("a.example:8443"));
         assert_eq!(entries[2].machine, None);
+    }
+
+    #[test]
+    fn netrc_quoted_values_and_missing_ones() {
+        let text = "machine h login \"a user\" password \"p w\\\"d\"\n";
+        let entries = parse_netrc(text).unwrap();
+        assert_eq!(entries[0].login.as_deref(), Some("a user"));
+        assert_eq!(entries[0].password.as_deref(), Some("p w\"d"));
+        let err = parse_netrc("machine h login u password").unwrap_err();
+        assert!(err.contains("'password'"), "{err}");
+        assert!(parse_netrc("machine").is_err());
     }
 
     #[test]

@@ -29,16 +29,33 @@ pub fn classify(arg: &str) -> HeaderArg<'_> {
 
 /// Parses one "Name: value" line. Values are kept whole (never split on
 /// commas); `-bin` values must be base64, as gRPC sends them.
+/// Errors about a header line show what looks like its name and nothing
+/// after it: a malformed `Authorization Bearer TOKEN` must not print the token.
+pub fn shown(line: &str) -> String {
+    let line = line.trim_start();
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .unwrap_or(line.len());
+    if end == line.len() {
+        line.to_string()
+    } else {
+        format!("{}…", &line[..end])
+    }
+}
+
 pub fn parse_line(line: &str) -> Result<(HeaderName, HeaderValue)> {
-    let (name, value) = line
-        .split_once(':')
-        .ok_or_else(|| Error::usage(format!("header '{line}' is not of the form 'Name: value'")))?;
+    let (name, value) = line.split_once(':').ok_or_else(|| {
+        Error::usage(format!(
+            "header '{}' is not of the form 'Name: value'",
+            shown(line)
+        ))
+    })?;
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::usage(format!("header '{line}' has no name")));
+        return Err(Error::usage("a header has no name before its ':'"));
     }
     let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-        .map_err(|_| Error::usage(format!("'{name}' is not a valid header name")))?;
+        .map_err(|_| Error::usage(format!("'{}' is not a valid header name", shown(name))))?;
     let value = value.trim();
     if name.as_str().ends_with("-bin") {
         let engine = base64::engine::general_purpose::GeneralPurpose::new(
@@ -97,22 +114,43 @@ pub fn read_lines(
     }
 }
 
-/// Whether verbose output must hide this header's value.
+/// Whether verbose output must hide this header's value: the usual
+/// credential headers, and any name with a word that secrets go by. Checked
+/// on the name without a `-bin` suffix, so binary variants count too.
 pub fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "cookie" | "set-cookie" | "proxy-authorization"
-    ) || ["token", "secret", "key", "password"]
-        .iter()
-        .any(|word| name.contains(word))
-}
-
-/// Inserts headers, keeping repeated names as separate values.
-pub fn extend(map: &mut HeaderMap, headers: &[(HeaderName, HeaderValue)]) {
-    for (name, value) in headers {
-        map.append(name.clone(), value.clone());
+    let name = name.strip_suffix("-bin").unwrap_or(&name);
+    if matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "www-authenticate"
+    ) {
+        return true;
     }
+    const WORDS: [&str; 12] = [
+        "token",
+        "secret",
+        "passw",
+        "pwd",
+        "credential",
+        "session",
+        "csrf",
+        "xsrf",
+        "jwt",
+        "auth",
+        "signature",
+        "cookie",
+    ];
+    // :authority and Authority-like names are where the server is, not secrets.
+    if WORDS
+        .iter()
+        .any(|word| name.contains(word) && !(*word == "auth" && name.ends_with("authority")))
+    {
+        return true;
+    }
+    // "key" only as a word of its own (x-api-key, apikey, key), so that
+    // x-keyboard-layout or monkey-id stay visible.
+    name.split(['-', '_', '.'])
+        .any(|word| matches!(word, "key" | "apikey" | "privatekey" | "accesskey"))
 }
 
 /// Appends every header of `from` to `map`.
@@ -145,6 +183,23 @@ mod tests {
     }
 
     #[test]
+    fn errors_never_show_values() {
+        for line in [
+            "Authorization Bearer s3cret",
+            "X-Token=s3cret",
+            ": s3cret",
+            "Authorization Bearer s3cret:more",
+        ] {
+            let text = parse_line(line)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!text.is_empty(), "{line}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+    }
+
+    #[test]
     fn header_files_skip_comments_and_stop_at_blank() {
         let text = "# auth\nA: 1\n\nB: 2\n";
         let mut out = Vec::new();
@@ -164,9 +219,31 @@ mod tests {
             "X-Auth-Token",
             "db-password",
             "client-secret",
+            "x-session-id",
+            "x-csrf-token",
+            "x-jwt-assertion",
+            "x-user-pwd",
+            "x-credentials",
+            "x-goog-iap-jwt-assertion",
+            "x-amz-security-token",
+            "apikey",
+            "x-auth-bin",
+            "x-signature",
+            "private_key",
         ] {
             assert!(is_secret(s), "{s}");
         }
-        assert!(!is_secret("x-request-id"));
+        for s in [
+            "x-request-id",
+            "content-type",
+            "x-keyboard",
+            "monkey",
+            "grpc-timeout",
+            "user-agent",
+            "x-trace-bin",
+            ":authority",
+        ] {
+            assert!(!is_secret(s), "{s}");
+        }
     }
 }

@@ -61,7 +61,9 @@ const BASE64: &str = "^[A-Za-z0-9+/_-]*={0,2}$";
 const DURATION: &str = "^-?[0-9]+([.][0-9]+)?s$";
 /// Comma-separated paths of lowerCamelCase names.
 const FIELD_MASK: &str = "^[A-Za-z0-9.,]*$";
-const FLOAT_MAX: f64 = f32::MAX as f64;
+/// The largest float as protobuf's printers (and rpcurl) print it: above
+/// `f32::MAX` as a double, but it rounds to it, and rpcurl reads it.
+const FLOAT_MAX: f64 = 3.4028235e38;
 
 /// The JSON Schema of messages of type `desc` in their proto3 JSON form
 /// (see the module documentation).

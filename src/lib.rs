@@ -1,38 +1,82 @@
 //! rpcurl: a command-line gRPC client. The binary parses its command line
-//! with [`cli`] and runs it with [`commands::dispatch`]; the modules are
-//! public so that tests and fuzz targets reach the same code the binary
-//! runs.
+//! with [`parse`] and runs it with [`dispatch`]. The modules are private,
+//! in seven layers (docs/design.md); [`harness`] lists what the fuzz targets
+//! and the conformance testee call directly, so they drive the same code the
+//! binary runs.
 
 // L0: foundation
-pub mod auth;
-pub mod error;
-pub mod headers;
-pub mod status;
-pub mod target;
-pub mod trace;
-pub mod units;
+mod auth;
+mod error;
+mod headers;
+mod status;
+mod target;
+mod trace;
+mod units;
 // L1, L2: transport and protocols
-pub mod protocol;
-pub mod transport;
+mod protocol;
+mod transport;
 // L3: schema
-pub mod schema;
+mod schema;
 // L4: messages
-pub mod formats;
-pub mod json;
-pub mod transcode;
+mod formats;
+mod json;
+mod transcode;
 // L5: features
-pub mod call;
-pub mod describe;
-pub mod input;
-pub mod jsonschema;
-pub mod mcp;
-pub mod output;
-pub mod serve;
-pub mod session;
-pub mod template;
+mod call;
+mod describe;
+mod input;
+mod jsonschema;
+mod mcp;
+mod output;
+mod serve;
+mod session;
+mod template;
 // L6: the command line and its commands
-pub mod cli;
-pub mod commands;
+mod cli;
+mod commands;
 
-pub use error::Error;
-pub use headers::USER_AGENT;
+pub use cli::{parse, report_usage_error};
+pub use commands::dispatch;
+
+/// What the fuzz targets (`fuzz/src/lib.rs`, whose saved inputs
+/// `tests/it/fuzz_regressions.rs` replays) and the conformance testee
+/// (`examples/conformance_testee.rs`) call, by the path each lives at.
+pub mod harness {
+    pub mod json {
+        pub use crate::json::{
+            AnyCache, Formatter, any_to_value, parse_value, serialize, to_message, to_value,
+            unknown_any_types, write_json,
+        };
+    }
+    pub mod output {
+        pub use crate::output::Printer;
+    }
+    pub mod formats {
+        pub use crate::formats::to_text;
+    }
+    pub mod protocol {
+        pub mod connect {
+            pub use crate::protocol::connect::{parse_end_stream, parse_error, split_trailers};
+        }
+        pub mod frame {
+            pub use crate::protocol::frame::{Decoder, Envelope, decompress};
+        }
+        pub mod grpc {
+            pub use crate::protocol::grpc::{TextDecoder, parse_trailer_block, status_from};
+        }
+    }
+    pub mod schema {
+        pub use crate::schema::{Schema, suggest};
+        pub mod files {
+            pub use crate::schema::files::decode;
+        }
+        pub mod pool {
+            pub use crate::schema::pool::{add_files, base};
+        }
+    }
+    pub use crate::status::Status;
+    pub use crate::target::MethodName;
+    pub mod transcode {
+        pub use crate::transcode::{Options, encode, serialize};
+    }
+}

@@ -170,8 +170,10 @@ pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
         let _ = writeln!(err, "{}", text.unwrap_or_default());
         return;
     }
+    // The message is the server's: escaped, so it cannot drive the terminal
+    // or forge a line of its own.
     let code = value["code"].as_str().unwrap_or("unknown");
-    let message = value["message"].as_str().unwrap_or("");
+    let message = crate::status::printable(value["message"].as_str().unwrap_or(""));
     if message.is_empty() {
         let _ = writeln!(err, "error: {code}");
     } else {
@@ -182,7 +184,7 @@ pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
             let _ = writeln!(
                 err,
                 "  detail: {}",
-                serde_json::to_string(detail).unwrap_or_default()
+                crate::status::printable(&serde_json::to_string(detail).unwrap_or_default())
             );
         }
     }

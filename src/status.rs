@@ -137,9 +137,45 @@ impl fmt::Display for Status {
     }
 }
 
+/// Text from a server (or a file) made safe for a terminal: control
+/// characters (C0, DEL, C1) and bidirectional overrides are written as
+/// escapes, so that ESC/OSC sequences cannot drive the terminal and CR/LF
+/// cannot forge a line of rpcurl's own. Tabs stay.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_terminal_controls() {
+        assert_eq!(printable("plain é\ttab"), "plain é\ttab");
+        assert_eq!(
+            printable("a\x1b]0;x\x07b\r\nerror: forged\u{9b}\u{202e}"),
+            "a\\x1b]0;x\\x07b\\r\\nerror: forged\\x9b\\u{202e}"
+        );
+    }
 
     #[test]
     fn codes_round_trip_and_unknown_values_map_to_unknown() {

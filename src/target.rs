@@ -119,7 +119,8 @@ pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
             };
             if target.method.is_some() {
                 return Err(Error::usage(format!(
-                    "the URL '{address}' already names a method; give either a URL with the method or an address and a method"
+                    "the URL '{}' already names a method; give either a URL with the method or an address and a method",
+                    redacted(address)
                 )));
             }
             target.method = Some(MethodName::parse(method)?);
@@ -131,12 +132,36 @@ pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
     }
 }
 
+/// An address or URL as error messages show it: a password in its user
+/// info, and the values of a query string, are replaced by `***`.
+pub fn redacted(arg: &str) -> String {
+    let (scheme, rest) = match arg.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), arg),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, _)) => format!("{path}?***"),
+        None => tail.to_string(),
+    };
+    format!("{scheme}{authority}{tail}")
+}
+
 fn is_url(arg: &str) -> bool {
     arg.contains("://") && !arg.starts_with("unix:")
 }
 
-fn parse_url(url: &str) -> Result<Target> {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+fn parse_url(whole: &str) -> Result<Target> {
+    let (scheme, rest) = whole.split_once("://").unwrap_or(("", whole));
+    let url = &redacted(whole);
     let tls = match scheme.to_ascii_lowercase().as_str() {
         "https" => true,
         "http" => false,
@@ -185,12 +210,14 @@ fn parse_url(url: &str) -> Result<Target> {
     })
 }
 
-fn parse_address(address: &str, plaintext: bool) -> Result<Server> {
+fn parse_address(whole: &str, plaintext: bool) -> Result<Server> {
+    let shown = redacted(whole);
+    let address = whole;
     if let Some(rest) = address.strip_prefix("unix:") {
         // unix:PATH, unix:/abs/path and unix:///abs/path (grpc-go's forms).
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.is_empty() {
-            return Err(Error::usage(format!("'{address}' names no socket path")));
+            return Err(Error::usage(format!("'{shown}' names no socket path")));
         }
         return Ok(Server {
             tls: !plaintext,
@@ -202,11 +229,11 @@ fn parse_address(address: &str, plaintext: bool) -> Result<Server> {
     }
     if address.contains('/') {
         return Err(Error::usage(format!(
-            "'{address}' is not an address: use host:port, or a URL such as https://{address}"
+            "'{shown}' is not an address: use host:port, or a URL such as https://{shown}"
         )));
     }
     let tls = !plaintext;
-    let (host, port) = split_host_port(address, if tls { 443 } else { 80 }, address)?;
+    let (host, port) = split_host_port(address, if tls { 443 } else { 80 }, &shown)?;
     Ok(Server {
         tls,
         host,
@@ -256,6 +283,36 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn errors_never_show_passwords() {
+        assert_eq!(
+            redacted("https://me:s3cret@host:1/a.B/C?token=x"),
+            "https://me:***@host:1/a.B/C?***"
+        );
+        assert_eq!(redacted("me:s3cret@host:1"), "me:***@host:1");
+        assert_eq!(redacted("host:1"), "host:1");
+        for arg in [
+            "https://me:s3cret@host/a.B/C",
+            "me:s3cret@host:443",
+            "ftp://me:s3cret@host/",
+            "https://me:s3cret@host/p?q=1",
+            "https://me:s3cret@[::1/x",
+            "https://me:s3cret@host:99999/",
+        ] {
+            let text = parse(&args(&[arg]), false)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!text.is_empty(), "{arg}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+        let text = parse(&args(&["https://me:s3cret@host/a.B/C", "a.B/C"]), false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!text.contains("s3cret"), "{text}");
     }
 
     #[test]

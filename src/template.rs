@@ -24,7 +24,7 @@
 //! | Struct, Value, ListValue | `{"key": "value"}`, `"value"`, `["value"]` |
 //! | FieldMask | two field names of the message being updated, in lowerCamelCase |
 //! | wrappers | their inner example |
-//! | Any | an `Empty`: `{"@type": "type.googleapis.com/google.protobuf.Empty", "value": {}}` |
+//! | Any | an `Empty`: `{"@type": "type.googleapis.com/google.protobuf.Empty"}` |
 //! | Empty | `{}` |
 //!
 //! A oneof shows its first member only, unless `all_oneofs` asks for every
@@ -64,8 +64,8 @@ pub fn template_message(desc: &MessageDescriptor, all_oneofs: bool) -> DynamicMe
     // A message holds one member of a oneof: `all_oneofs` cannot apply.
     let _ = all_oneofs;
     let value = template(desc, false);
-    match DynamicMessage::deserialize_with_options(desc.clone(), value, &DeserializeOptions::new())
-    {
+    // Through rpcurl's reader, which reads an Any of Empty without "value".
+    match crate::json::to_message(value, desc, &DeserializeOptions::new(), "template") {
         Ok(msg) => msg,
         Err(err) => {
             debug_assert!(
@@ -268,7 +268,8 @@ fn map_key(kind: &Kind) -> String {
 fn any_example(any: &MessageDescriptor) -> Value {
     let pool = any.parent_pool();
     if pool.get_message_by_name(EMPTY).is_some() {
-        return json!({"@type": format!("{TYPE_URL_PREFIX}{EMPTY}"), "value": {}});
+        // As rpcurl (and Go's protojson, and Python) print it.
+        return json!({"@type": format!("{TYPE_URL_PREFIX}{EMPTY}")});
     }
     if pool
         .get_message_by_name("google.protobuf.Duration")
@@ -458,7 +459,7 @@ pub(crate) mod tests {
         assert_eq!(value["wInt64"], json!("1"));
         assert_eq!(
             value["any"],
-            json!({"@type": "type.googleapis.com/google.protobuf.Empty", "value": {}})
+            json!({"@type": "type.googleapis.com/google.protobuf.Empty"})
         );
         // A well-known type on its own is its JSON form, not an object.
         let pool = test_pool();

@@ -120,7 +120,7 @@ pub fn print_headers(prefix: &str, headers: &HeaderMap, unredacted: bool) {
         let shown = if !unredacted && is_secret(name.as_str()) {
             "<redacted>".to_string()
         } else {
-            String::from_utf8_lossy(value.as_bytes()).into_owned()
+            crate::status::printable(&String::from_utf8_lossy(value.as_bytes())).into_owned()
         };
         let _ = writeln!(err, "{prefix} {}: {shown}", name.as_str());
     }

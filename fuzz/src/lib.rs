@@ -16,10 +16,10 @@ use prost_reflect::{
     SerializeOptions,
 };
 
-use rpcurl::json::{self, AnyCache};
-use rpcurl::output::{self, Printer};
-use rpcurl::protocol::{connect, frame, grpc};
-use rpcurl::schema::{self, Schema, files, pool};
+use rpcurl::harness::json::{self, AnyCache};
+use rpcurl::harness::output::{self, Printer};
+use rpcurl::harness::protocol::{connect, frame, grpc};
+use rpcurl::harness::schema::{self, Schema, files, pool};
 
 /// The rich test schema: every scalar, enums, nesting, maps, oneofs,
 /// well-known types, `Any` and recursion (`rpcurl.test.v1.Everything`).
@@ -111,7 +111,7 @@ pub fn json_to_message(data: &[u8]) {
 fn print_message(msg: &DynamicMessage, print: &SerializeOptions, compact: bool) {
     // The request as the Connect JSON codec sends it, and as the
     // conformance testee prints it.
-    let _ = output::write_json(Vec::new(), msg, &SerializeOptions::new(), true);
+    let _ = json::write_json(Vec::new(), msg, &SerializeOptions::new(), true);
     // The printing path for responses.
     let unknown = json::unknown_any_types(msg);
     let may_hold_any = AnyCache::default().may_contain_any(&msg.descriptor());
@@ -161,7 +161,7 @@ fn use_schema(pool: DescriptorPool) {
     let mut schema = Schema::new(None, Some(pool), vec!["fuzz.binpb".into()]);
     if let Some(Ok(methods)) = run_ready(schema.methods()) {
         for name in methods.iter().take(MAX_ITEMS) {
-            let Ok(parsed) = rpcurl::target::MethodName::parse(name) else {
+            let Ok(parsed) = rpcurl::harness::MethodName::parse(name) else {
                 continue;
             };
             if let Some(Ok(resolved)) = run_ready(schema.method(&parsed)) {
@@ -171,7 +171,7 @@ fn use_schema(pool: DescriptorPool) {
         }
     }
     // A name no schema has: the "did you mean" path.
-    if let Ok(parsed) = rpcurl::target::MethodName::parse("fuzz.Nope/Nothing")
+    if let Ok(parsed) = rpcurl::harness::MethodName::parse("fuzz.Nope/Nothing")
         && let Some(Err(e)) = run_ready(schema.method(&parsed))
     {
         drop(e.to_string());
@@ -311,7 +311,7 @@ fn use_envelope(envelope: &frame::Envelope) {
 
 /// A status as the CLI prints it: its line, and each detail decoded
 /// against the built-in types (google.rpc error details) as JSON.
-fn use_status(status: &rpcurl::status::Status) {
+fn use_status(status: &rpcurl::harness::Status) {
     drop(status.to_string());
     let base = pool::base();
     for any in status.details.iter().take(MAX_ITEMS) {
@@ -391,7 +391,7 @@ fn plain_message() -> &'static MessageDescriptor {
 ///   JSON (bit 1: proto field names, bit 2: enum numbers, bit 3: compact).
 /// * bit 0 set: the body is JSON text; encoded both ways.
 pub fn transcode(data: &[u8]) {
-    use rpcurl::transcode::{self, Options};
+    use rpcurl::harness::transcode::{self, Options};
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
@@ -404,7 +404,7 @@ pub fn transcode(data: &[u8]) {
         let compact = mode & 8 != 0;
         let mut direct = Vec::new();
         let mut ser =
-            serde_json::Serializer::with_formatter(&mut direct, output::Formatter::new(compact));
+            serde_json::Serializer::with_formatter(&mut direct, json::Formatter::new(compact));
         if transcode::serialize(desc, body, options, &mut ser).is_err() {
             return;
         }
@@ -414,7 +414,7 @@ pub fn transcode(data: &[u8]) {
             .use_proto_field_name(options.proto_names)
             .use_enum_numbers(options.enum_numbers);
         let mut general = Vec::new();
-        output::write_json(&mut general, &message, &print, compact)
+        json::write_json(&mut general, &message, &print, compact)
             .expect("what the direct path prints, the general path prints");
         assert_eq!(
             String::from_utf8_lossy(&direct),

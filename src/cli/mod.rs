@@ -276,9 +276,15 @@ pub struct ConnectionArgs {
     pub unix_socket: Option<String>,
 
     /// Time limit for TCP connect plus the TLS and HTTP/2 handshakes, in
-    /// seconds or with a unit.
+    /// seconds or with a unit (default 10s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
     pub connect_timeout: Option<Duration>,
+
+    /// Largest header or trailer block accepted from the server
+    /// (SETTINGS_MAX_HEADER_LIST_SIZE; default 16MiB): error details
+    /// travel in trailers.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Connection")]
+    pub max_header_list_size: Option<usize>,
 
     /// Send HTTP/2 PINGs this often (seconds or a unit) to keep the
     /// connection alive; TCP keepalive uses the same period (default 60s).
@@ -680,6 +686,20 @@ pub struct ServeArgs {
     /// Accept request fields the schema does not know.
     #[arg(long)]
     pub allow_unknown_fields: bool,
+    /// Close a connection with no call in flight for this long (HTTP/2:
+    /// GOAWAY first); also bounds the time for a TLS handshake and a
+    /// request's headers, which is at most 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub idle_timeout: Duration,
+    /// Connections to hold open at once; more are closed as soon as they
+    /// are accepted (logged once).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Log at most this much of a request message's JSON; a longer one is
+    /// logged as a string cut there, with "truncated": the bytes left out.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4KiB")]
+    pub log_max_bytes: usize,
     #[command(flatten)]
     pub schema: SchemaArgs,
     #[command(flatten)]

@@ -21,7 +21,9 @@ use crate::serve::ServeOptions;
 use crate::session::{Credentials, HeaderOptions, ReflectionOptions, Session, SessionOptions};
 use crate::target::Server;
 use crate::trace::Trace;
-use crate::transport::{DialOptions, tls::TlsOptions};
+use crate::transport::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_HEADER_LIST_SIZE, DialOptions, tls::TlsOptions,
+};
 
 /// The session of a command: schema files always; reflection, headers and
 /// dialing when the command talks to a server (`server`); the request's
@@ -55,7 +57,7 @@ pub fn session_options(
         headers,
         dial,
         wire,
-        user_agent: user_agent.unwrap_or_else(|| crate::USER_AGENT.to_string()),
+        user_agent: user_agent.unwrap_or_else(|| crate::headers::USER_AGENT.to_string()),
         trace,
     }
 }
@@ -87,7 +89,7 @@ fn dial_options(server: &ServerArgs, trace: Trace) -> DialOptions {
             insecure: server.tls.insecure,
             alpn: Vec::new(),
         },
-        connect_timeout: c.connect_timeout,
+        connect_timeout: Some(c.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
         tcp_keepalive: if c.no_keepalive {
             None
         } else {
@@ -98,6 +100,11 @@ fn dial_options(server: &ServerArgs, trace: Trace) -> DialOptions {
         } else {
             c.keepalive_time
         },
+        max_header_list_size: c
+            .max_header_list_size
+            .map_or(DEFAULT_MAX_HEADER_LIST_SIZE, |n| {
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }),
         http1_ok: c.protocol != Protocol::Grpc,
         http2_prior_knowledge: c.http2_prior_knowledge || c.protocol == Protocol::Grpc,
         trace,
@@ -229,6 +236,11 @@ pub fn serve_options(args: &ServeArgs) -> ServeOptions {
         unredacted: args.server.trace.unredacted,
         max_request: args.max_msg_size.unwrap_or(protocol::DEFAULT_MAX_RECEIVE),
         allow_unknown_fields: args.allow_unknown_fields,
+        limits: crate::serve::Limits {
+            idle_timeout: args.idle_timeout,
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        },
+        log_max_bytes: args.log_max_bytes,
     }
 }
 

@@ -54,7 +54,12 @@ pub async fn call(args: CallArgs) -> Result<()> {
         Some("@-") => DataSource::Reader(Box::new(session.stdin.take()), "stdin".into()),
         Some(text) => match text.strip_prefix('@') {
             Some(path) => {
-                let file = std::fs::File::open(path)
+                // Off the async threads: opening a FIFO nobody writes to
+                // blocks, and --timeout must still end the run.
+                let owned = path.to_string();
+                let file = tokio::task::spawn_blocking(move || std::fs::File::open(owned))
+                    .await
+                    .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?
                     .map_err(|e| Error::local(format!("cannot read request file {path}: {e}")))?;
                 DataSource::Reader(Box::new(file) as Box<dyn Read + Send>, path.to_string())
             }

@@ -129,6 +129,7 @@ fn start_server() -> Result<String> {
                     max_request: crate::protocol::DEFAULT_MAX_RECEIVE,
                     allow_unknown_fields: false,
                     tls: None,
+                    limits: serve::Limits::default(),
                 };
                 let listener = Listener::bind("127.0.0.1:0").await?;
                 let url = listener.url(false);

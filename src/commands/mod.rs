@@ -98,11 +98,15 @@ fn report(err: &Error) {
     let mut stderr = stderr.lock();
     match err {
         Error::OutputClosed | Error::Reported(_) => {}
+        // A status may carry a server's words: one line, controls escaped.
         Error::Status(status) => {
-            let _ = writeln!(stderr, "error: {status}");
+            let _ = writeln!(stderr, "error: {}", status::printable(&status.to_string()));
         }
+        // rpcurl's own messages may run over lines; other controls (from a
+        // file's content, say) are escaped.
         Error::Usage(message) | Error::Local(message) => {
-            let _ = writeln!(stderr, "error: {message}");
+            let lines: Vec<_> = message.split('\n').map(status::printable).collect();
+            let _ = writeln!(stderr, "error: {}", lines.join("\n"));
         }
     }
 }

@@ -33,4 +33,4 @@ mod tests;
 
 pub use export::{encode_export, export_files, write_proto_files};
 pub use json::symbol_json;
-pub use source::{describe_all_services, file_source, symbol_source};
+pub use source::{describe_all_services, symbol_source};

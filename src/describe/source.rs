@@ -14,7 +14,7 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::source_code_info::Location;
 
 use super::dynamic::{at_path, file_message, message_field, transcode_options};
-use crate::schema::Symbol;
+use crate::schema::{Symbol, editions};
 
 /// The highest field number plus one: what `max` means in message ranges.
 const MAX_FIELD_END: i32 = 536_870_912;
@@ -349,6 +349,23 @@ impl<'a> SourceWriter<'a> {
             "" => "proto2",
             other => other,
         };
+        if let Some(original) = editions::original(&self.file) {
+            // prost-reflect reads proto2 and proto3 only: say what the file
+            // was written in, and what its lowered form changes.
+            let _ = writeln!(
+                out,
+                "// Written as edition = \"{}\"; shown as the {} file rpcurl reads it as.",
+                original.edition.name(),
+                original.syntax.name()
+            );
+            if !original.implicit_made_explicit.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "// Implicit presence became explicit for: {}.",
+                    original.implicit_made_explicit.join(", ")
+                );
+            }
+        }
         let _ = write!(out, "syntax = {}", quote(syntax.as_bytes(), true));
         out.push(';');
         out.push_str(&self.end_line(&[12], 0));

@@ -10,13 +10,15 @@
 //!   are read; `{}` is an empty `Any`;
 //! * printing ([`serialize`]): a `Duration` whose seconds and nanos have
 //!   opposite signs, and a `Timestamp` whose nanos are out of range, are
-//!   errors; an empty `Any` prints as `{}`.
+//!   errors; an empty `Any` prints as `{}`; map entries print sorted by key.
 //!
 //! One file per job: [`read`](read_values) JSON text, [`to_message`],
 //! `Any` handling (any.rs), printing ([`serialize`], [`to_value`],
-//! [`write_json`]), and the well-known types ([`is_well_known`]).
+//! [`write_json`]; map_order.rs sorts map entries), and the well-known types
+//! ([`is_well_known`]).
 
 mod any;
+mod map_order;
 mod print;
 mod read;
 mod to_message;
@@ -25,8 +27,8 @@ mod wkt;
 #[cfg(test)]
 mod test_support;
 
-pub use any::{AnyCache, MAX_ANY_DEPTH, check_any_depth, unknown_any_types};
+pub use any::{AnyCache, check_any_depth, unknown_any_types};
 pub use print::{Formatter, any_to_value, serialize, to_value, write_json};
-pub use read::{Parsed, parse_value, read_values};
+pub use read::{parse_value, read_values};
 pub use to_message::to_message;
 pub use wkt::is_well_known;

@@ -1,7 +1,7 @@
 //! Messages to JSON: [`serialize`] and [`to_value`], checking what
 //! prost-reflect would print wrongly (print plans say which types need the
-//! check), and printing an empty `Any` as `{}` (the `EmptyAnyFilter` serde
-//! wrapper).
+//! check), printing an empty `Any` as `{}` and map entries sorted by key
+//! (the `EmptyAnyFilter` serde wrapper; map_order.rs).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -20,8 +20,9 @@ use serde_json::ser::{CompactFormatter, PrettyFormatter};
 use super::any::{
     any_parts, check_any_depth, hide_unknown_anys, restore_opaque, unknown_any_types,
 };
+use super::map_order::{self, Capture, Content};
 use super::read::{Step, location};
-use super::wkt::{ANY, DURATION, EMPTY_ANY_MARK, TIMESTAMP, is_well_known};
+use super::wkt::{ANY, DURATION, EMPTY, EMPTY_ANY_MARK, TIMESTAMP, is_well_known};
 use crate::error::{Error, Result};
 
 /// A message as a JSON value, with unknown `Any` types kept as base64.
@@ -34,12 +35,25 @@ pub fn to_value(msg: &DynamicMessage, options: &SerializeOptions) -> Result<serd
         hide_unknown_anys(&mut copy);
         target = &copy;
     }
-    let mut value = serialize(target, serde_json::value::Serializer, options).map_err(|e| {
+    // Printed as text and parsed back, not serialized into a value: a
+    // `serde_json::Value` holds a float as a double, which prints with a
+    // double's digits (0.1f32 as 0.10000000149011612). As text it is the
+    // float's shortest form, which reads back as the double that prints the
+    // same.
+    let cannot = |e: serde_json::Error| {
         Error::local(format!(
             "cannot print {} as JSON: {e}",
             msg.descriptor().full_name()
         ))
-    })?;
+    };
+    let mut text = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, Formatter::new(true));
+    serialize(target, &mut ser, options).map_err(cannot)?;
+    let mut value: serde_json::Value = match serde_json::from_slice(&text) {
+        Ok(value) => value,
+        // Nested deeper than serde_json reads (128): as a value directly.
+        Err(_) => serialize(target, serde_json::value::Serializer, options).map_err(cannot)?,
+    };
     restore_opaque(&mut value);
     Ok(value)
 }
@@ -82,15 +96,19 @@ pub fn serialize<S: ser::Serializer>(
     serializer: S,
     options: &SerializeOptions,
 ) -> std::result::Result<S::Ok, S::Error> {
-    if !needs_print_check(&msg.descriptor()) {
+    let check = needs_print_check(&msg.descriptor());
+    if !check && !map_order::needs_wrapper(&msg.descriptor()) {
         return msg.serialize_with_options(serializer, options);
     }
-    // Before anything recurses into Any payloads.
-    check_any_depth(msg).map_err(ser::Error::custom)?;
     let mut empty_any = false;
-    inspect(msg, &mut empty_any).map_err(ser::Error::custom)?;
+    if check {
+        // Before anything recurses into Any payloads.
+        check_any_depth(msg).map_err(ser::Error::custom)?;
+        inspect(msg, &mut empty_any).map_err(ser::Error::custom)?;
+    }
     if !empty_any {
-        return msg.serialize_with_options(serializer, options);
+        // Through the wrapper all the same: it sorts map entries.
+        return msg.serialize_with_options(EmptyAnyFilter(serializer), options);
     }
     let mut marked = msg.clone();
     edit_anys(&mut marked, mark_empty_any);
@@ -387,7 +405,8 @@ pub(super) fn mark_empty_any(any: &mut DynamicMessage) -> bool {
 
 /// A serializer that passes everything to `S` except an object whose first
 /// entry is a marked "@type" (see [`mark_empty_any`]), which it writes as
-/// `{}`, dropping the object's entries unwritten.
+/// `{}`, dropping the object's entries unwritten; and the entries of map
+/// fields, which it holds back and writes sorted by key (see `map_order`).
 pub(super) struct EmptyAnyFilter<S>(S);
 
 /// A value to be written through [`EmptyAnyFilter`].
@@ -432,8 +451,6 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
         serialize_u32(v: u32);
         serialize_u64(v: u64);
         serialize_u128(v: u128);
-        serialize_f32(v: f32);
-        serialize_f64(v: f64);
         serialize_char(v: char);
         serialize_str(v: &str);
         serialize_bytes(v: &[u8]);
@@ -441,6 +458,24 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
         serialize_unit();
         serialize_unit_struct(name: &'static str);
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
+    }
+
+    // prost-reflect prints a `FloatValue` or `DoubleValue` that is not finite
+    // with `serialize_f32`/`serialize_f64`, which serde_json writes as `null`;
+    // the JSON mapping wants "NaN", "Infinity" or "-Infinity", as it prints
+    // plain float fields. (Those come here as strings already.)
+    fn serialize_f32(self, v: f32) -> std::result::Result<S::Ok, S::Error> {
+        match non_finite_name(f64::from(v)) {
+            Some(name) => self.0.serialize_str(name),
+            None => self.0.serialize_f32(v),
+        }
+    }
+
+    fn serialize_f64(self, v: f64) -> std::result::Result<S::Ok, S::Error> {
+        match non_finite_name(v) {
+            Some(name) => self.0.serialize_str(name),
+            None => self.0.serialize_f64(v),
+        }
     }
 
     fn serialize_some<T: ?Sized + Serialize>(
@@ -503,6 +538,9 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
             pending: Some((self.0, len)),
             map: None,
             dropping: false,
+            empty_payload: false,
+            held: None,
+            held_key: None,
         })
     }
 
@@ -536,6 +574,19 @@ impl<S: ser::Serializer> ser::Serializer for EmptyAnyFilter<S> {
     }
 }
 
+/// The JSON mapping's name of a float that is not finite.
+fn non_finite_name(v: f64) -> Option<&'static str> {
+    if v.is_nan() {
+        Some("NaN")
+    } else if v == f64::INFINITY {
+        Some("Infinity")
+    } else if v == f64::NEG_INFINITY {
+        Some("-Infinity")
+    } else {
+        None
+    }
+}
+
 pub(super) struct FilteredSeq<Q>(Q);
 
 impl<Q: ser::SerializeSeq> ser::SerializeSeq for FilteredSeq<Q> {
@@ -560,6 +611,13 @@ pub(super) struct FilteredMap<S: ser::Serializer> {
     pending: Option<(S, Option<usize>)>,
     map: Option<S::SerializeMap>,
     dropping: bool,
+    /// An `Any` holding a `google.protobuf.Empty`: its "value" (`{}`) is
+    /// left out, as Go's protojson and Python's json_format print it.
+    empty_payload: bool,
+    /// The entries of a map field (an object started with a length that does
+    /// not begin with "@type"), written sorted when it ends.
+    held: Option<Vec<(Content, Content)>>,
+    held_key: Option<Content>,
 }
 
 impl<S: ser::Serializer> FilteredMap<S> {
@@ -570,6 +628,20 @@ impl<S: ser::Serializer> FilteredMap<S> {
             self.map = Some(serializer.serialize_map(len)?);
         }
         Ok(())
+    }
+
+    /// Whether the object is a map field whose entries are held back, given
+    /// its first key (captured).
+    fn holds(&mut self, first_key: impl FnOnce() -> Option<Content>) -> bool {
+        if self.held.is_none()
+            && matches!(self.pending, Some((_, Some(_))))
+            && let Some(key) = first_key()
+            && !map_order::is_type_key(&key)
+        {
+            self.held = Some(Vec::new());
+            self.held_key = Some(key);
+        }
+        self.held.is_some()
     }
 
     fn map(&mut self) -> std::result::Result<&mut S::SerializeMap, S::Error> {
@@ -595,6 +667,12 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
         &mut self,
         key: &T,
     ) -> std::result::Result<(), S::Error> {
+        if self.holds(|| key.serialize(Capture).ok()) {
+            if self.held_key.is_none() {
+                self.held_key = Some(key.serialize(Capture).map_err(ser::Error::custom)?);
+            }
+            return Ok(());
+        }
         self.open(false)?;
         if self.dropping {
             return Ok(());
@@ -606,6 +684,17 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
         &mut self,
         value: &T,
     ) -> std::result::Result<(), S::Error> {
+        if let Some(held) = self.held.as_mut() {
+            let key = self
+                .held_key
+                .take()
+                .ok_or_else(|| ser::Error::custom("a map value without its key"))?;
+            let value = Filtered(value)
+                .serialize(Capture)
+                .map_err(ser::Error::custom)?;
+            held.push((key, value));
+            return Ok(());
+        }
         if self.dropping {
             return Ok(());
         }
@@ -617,19 +706,36 @@ impl<S: ser::Serializer> ser::SerializeMap for FilteredMap<S> {
         key: &K,
         value: &V,
     ) -> std::result::Result<(), S::Error> {
+        if self.holds(|| key.serialize(Capture).ok()) {
+            return self
+                .serialize_key(key)
+                .and_then(|_| self.serialize_value(value));
+        }
         if self.pending.is_some() {
-            let empty_any = is_string_where(key, |k| k == "@type")
-                && is_string_where(value, |v| v.starts_with(EMPTY_ANY_MARK));
+            let type_key = is_string_where(key, |k| k == "@type");
+            let empty_any = type_key && is_string_where(value, |v| v.starts_with(EMPTY_ANY_MARK));
+            // An `Any` of a well-known type (started with two entries).
+            self.empty_payload = type_key
+                && matches!(self.pending, Some((_, Some(2))))
+                && is_string_where(value, |v| v.rsplit('/').next() == Some(EMPTY));
             self.open(empty_any)?;
         }
-        if self.dropping {
+        if self.dropping || self.empty_payload && is_string_where(key, |k| k == "value") {
             return Ok(());
         }
         self.map()?.serialize_entry(key, &Filtered(value))
     }
 
     fn end(mut self) -> std::result::Result<S::Ok, S::Error> {
+        let held = self.held.take();
         self.open(false)?;
+        if let Some(mut entries) = held {
+            map_order::sort_entries(&mut entries);
+            let map = self.map()?;
+            for (key, value) in &entries {
+                map.serialize_entry(key, value)?;
+            }
+        }
         match self.map {
             Some(map) => map.end(),
             None => Err(ser::Error::custom("JSON object written after an error")),

@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use super::print::edit_anys;
 use super::read::{Parsed, RepeatedKey, Step, location};
-use super::wkt::{ANY, EMPTY_ANY_MARK, is_well_known};
+use super::wkt::{ANY, EMPTY, EMPTY_ANY_MARK, FLOAT_VALUE, is_well_known};
 use crate::error::{Error, Result};
 
 /// Converts one parsed JSON value (a [`Parsed`] from [`read_values`] or
@@ -210,6 +210,10 @@ pub(super) fn prepare_message(
             fix_quoted_integer(value);
             Ok(())
         }
+        FLOAT_VALUE => {
+            round_to_largest_float(value);
+            Ok(())
+        }
         name if is_well_known(name) => Ok(()),
         _ => match value {
             Json::Object(object) => prepare_object(object, desc, empty_anys),
@@ -234,10 +238,12 @@ pub(super) fn prepare_object(
                 field
             }
         };
-        // Only objects, arrays and strings that may be numbers can change.
+        // Only objects, arrays, strings that may be numbers, and numbers
+        // beyond the largest float can change.
         let may_change = match value {
             Json::Object(_) | Json::Array(_) => true,
             Json::String(text) => may_be_exponent_form(text),
+            Json::Number(n) => n.as_f64().is_some_and(beyond_largest_float),
             _ => false,
         };
         if !may_change {
@@ -316,7 +322,7 @@ pub(super) fn prepare_field(
 pub(super) fn needs_preparing(kind: &Kind) -> bool {
     !matches!(
         kind,
-        Kind::Double | Kind::Float | Kind::Bool | Kind::String | Kind::Bytes | Kind::Enum(_)
+        Kind::Double | Kind::Bool | Kind::String | Kind::Bytes | Kind::Enum(_)
     )
 }
 
@@ -328,9 +334,11 @@ pub(super) fn prepare_single(
 ) -> Prepared {
     match kind {
         Kind::Message(desc) => prepare_message(value, desc, Some(host), empty_anys),
-        Kind::Double | Kind::Float | Kind::Bool | Kind::String | Kind::Bytes | Kind::Enum(_) => {
+        Kind::Float => {
+            round_to_largest_float(value);
             Ok(())
         }
+        Kind::Double | Kind::Bool | Kind::String | Kind::Bytes | Kind::Enum(_) => Ok(()),
         _integer => {
             fix_quoted_integer(value);
             Ok(())
@@ -373,6 +381,12 @@ pub(super) fn prepare_any(
     let Some(payload) = payload else {
         return Ok(());
     };
+    if payload.full_name() == EMPTY && !object.contains_key("value") {
+        // As Go's protojson and Python's json_format print it (and rpcurl
+        // too): prost-reflect wants the well-known type's "value".
+        object.insert("value".to_string(), Json::Object(Default::default()));
+        return Ok(());
+    }
     if is_well_known(payload.full_name()) {
         match object.get_mut("value") {
             Some(inner) => prepare_message(inner, &payload, host, empty_anys)
@@ -393,6 +407,25 @@ pub(super) fn clear_empty_any_mark(any: &mut DynamicMessage) -> bool {
         any.clear_field_by_number(2);
     }
     marked
+}
+
+/// Whether a JSON number is above the largest float (or below its negative).
+pub(super) fn beyond_largest_float(v: f64) -> bool {
+    v.abs() > f64::from(f32::MAX)
+}
+
+/// Rewrites a JSON number above the largest finite float that still rounds
+/// to it as the largest float, which prost-reflect reads ("float value out
+/// of range" otherwise). Protobuf's printers, and rpcurl, print the largest
+/// float as 3.4028235e38, which is above it as a double; Go's protojson
+/// reads it (rounding to the nearest float), and so does rpcurl. Numbers
+/// that round to infinity are left to be refused.
+pub(super) fn round_to_largest_float(value: &mut Json) {
+    let Json::Number(n) = value else { return };
+    let Some(v) = n.as_f64() else { return };
+    if beyond_largest_float(v) && (v as f32).is_finite() {
+        *value = Json::from(f64::from(v as f32));
+    }
 }
 
 /// Rewrites a string holding a whole number in exponent or decimal form

@@ -4,6 +4,9 @@
 pub const ANY: &str = "google.protobuf.Any";
 pub const DURATION: &str = "google.protobuf.Duration";
 pub const TIMESTAMP: &str = "google.protobuf.Timestamp";
+pub const FLOAT_VALUE: &str = "google.protobuf.FloatValue";
+pub const DOUBLE_VALUE: &str = "google.protobuf.DoubleValue";
+pub const EMPTY: &str = "google.protobuf.Empty";
 
 /// Type URLs of this prefix stand for an empty `Any` while prost-reflect,
 /// which insists on a type, reads or prints one. The reader marks `{}` with

@@ -39,7 +39,6 @@ pub struct MethodTool {
     pub name: String,
     /// `package.Service.Method`
     pub method: String,
-    pub kind: Kind,
     pub tool: rmcp::model::Tool,
 }
 
@@ -206,7 +205,6 @@ pub fn method_tools(pool: &DescriptorPool, selection: &Selection) -> Vec<MethodT
         out.push(MethodTool {
             name,
             method: method.full_name().to_string(),
-            kind: Kind::of(&method),
             tool,
         });
     }

@@ -15,7 +15,7 @@ use super::{
     grpc,
 };
 use crate::status::{Code, Status};
-use crate::transport::{ResponseFuture, error_chain};
+use crate::transport::{ResponseFuture, hyper_error};
 
 /// A protocol with its settings for one run.
 #[derive(Clone, Debug)]
@@ -268,7 +268,7 @@ impl Reader {
                             reset_code(&e),
                             format!(
                                 "the connection failed before the call finished: {}",
-                                error_chain(&e)
+                                hyper_error(&e)
                             ),
                         );
                         self.end = Some(status.clone());
@@ -438,7 +438,14 @@ impl Reader {
                     }
                     None => Err(Status::new(
                         Code::Internal,
-                        "the server ended the stream without a grpc-status (no trailers)",
+                        match &self.trailers {
+                            None => {
+                                "the server ended the stream without a grpc-status (no trailers)"
+                            }
+                            Some(_) => {
+                                "the server's trailers hold no grpc-status (trailers larger than --max-header-list-size are cut)"
+                            }
+                        },
                     )),
                 }
             }

@@ -50,15 +50,17 @@ pub fn request_headers(
     headers
 }
 
-/// Reads grpc-status, grpc-message and grpc-status-details-bin.
+/// Reads grpc-status, grpc-message and grpc-status-details-bin. A
+/// grpc-status that is not a code (`abc`, `-1`, `999`) reads as `internal`,
+/// as in grpc-go, naming the value; details that do not decode are noted in
+/// the message rather than dropped in silence.
 pub fn status_from(headers: &HeaderMap) -> Option<Status> {
     let raw = headers.get("grpc-status")?;
-    let code = raw
+    let parsed = raw
         .to_str()
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
-        .map(Code::from_i32)
-        .unwrap_or(Code::Unknown);
+        .filter(|n| (0..=16).contains(n));
     let mut message = headers
         .get("grpc-message")
         .map(|v| {
@@ -67,14 +69,40 @@ pub fn status_from(headers: &HeaderMap) -> Option<Status> {
                 .into_owned()
         })
         .unwrap_or_default();
-    let mut details = Vec::new();
-    if let Some(bin) = headers.get("grpc-status-details-bin")
-        && let Some(rich) = decode_details(bin.as_bytes())
-    {
-        if message.is_empty() {
-            message = rich.message;
+    let code = match parsed {
+        Some(n) => Code::from_i32(n),
+        None => {
+            let shown: String = String::from_utf8_lossy(raw.as_bytes())
+                .chars()
+                .take(40)
+                .collect();
+            let note = format!("the server sent an invalid grpc-status '{shown}'");
+            message = if message.is_empty() {
+                note
+            } else {
+                format!("{message} ({note})")
+            };
+            Code::Internal
         }
-        details = rich.details;
+    };
+    let mut details = Vec::new();
+    if let Some(bin) = headers.get("grpc-status-details-bin") {
+        match decode_details(bin.as_bytes()) {
+            Ok(rich) => {
+                if message.is_empty() {
+                    message = rich.message;
+                }
+                details = rich.details;
+            }
+            Err(why) => {
+                let note = format!("its grpc-status-details-bin could not be read: {why}");
+                message = if message.is_empty() {
+                    note
+                } else {
+                    format!("{message} ({note})")
+                };
+            }
+        }
     }
     Some(Status {
         code,
@@ -94,9 +122,9 @@ pub struct RpcStatus {
     pub details: Vec<prost_types::Any>,
 }
 
-fn decode_details(value: &[u8]) -> Option<RpcStatus> {
-    let bytes = lenient_base64(value)?;
-    prost::Message::decode(bytes.as_slice()).ok()
+fn decode_details(value: &[u8]) -> Result<RpcStatus, &'static str> {
+    let bytes = lenient_base64(value).ok_or("not base64")?;
+    prost::Message::decode(bytes.as_slice()).map_err(|_| "not a google.rpc.Status")
 }
 
 /// Base64 with or without padding, standard or URL-safe alphabet.
@@ -207,6 +235,28 @@ mod tests {
         let s = status_from(&h).unwrap();
         assert_eq!(s.code, Code::InvalidArgument);
         assert_eq!(s.message, "bad name: x");
+    }
+
+    #[test]
+    fn invalid_codes_and_details_are_named() {
+        for bad in ["abc", "-1", "999", "17"] {
+            let mut h = HeaderMap::new();
+            h.insert("grpc-status", HeaderValue::from_static(bad));
+            h.insert("grpc-message", HeaderValue::from_static("boom"));
+            let s = status_from(&h).unwrap();
+            assert_eq!(s.code, Code::Internal, "{bad}");
+            assert!(s.message.contains(&format!("'{bad}'")), "{}", s.message);
+            assert!(s.message.starts_with("boom"), "{}", s.message);
+        }
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", HeaderValue::from_static("5"));
+        h.insert("grpc-status-details-bin", HeaderValue::from_static("!!!"));
+        let s = status_from(&h).unwrap();
+        assert_eq!(s.code, Code::NotFound);
+        assert!(s.message.contains("not base64"), "{}", s.message);
+        h.insert("grpc-status-details-bin", HeaderValue::from_static("/w"));
+        let s = status_from(&h).unwrap();
+        assert!(s.message.contains("google.rpc.Status"), "{}", s.message);
     }
 
     #[test]

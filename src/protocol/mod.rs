@@ -15,7 +15,7 @@ pub mod grpc;
 pub mod server;
 pub mod timeout;
 
-pub use client::{Plan, Reader, Wire};
+pub use client::{Reader, Wire};
 pub use connect::Codec;
 
 /// The largest message received by default, as in gRPC.

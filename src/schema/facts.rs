@@ -1,5 +1,10 @@
 //! Facts about descriptors that several features read: the order fields
-//! are declared in, and `google.api.field_behavior`.
+//! are declared in, `google.api.field_behavior`, and answers about a type
+//! computed once per type.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::thread::LocalKey;
 
 use prost::encoding::{WireType, decode_key, decode_varint};
 use prost_reflect::{FieldDescriptor, MessageDescriptor, Value as ProtoValue};
@@ -66,4 +71,29 @@ pub fn field_behaviors(field: &FieldDescriptor) -> Vec<i32> {
         }
     }
     out
+}
+
+/// A per-thread memo of a yes/no answer about message types.
+pub type TypeCache = RefCell<HashMap<usize, (MessageDescriptor, bool)>>;
+
+/// `compute`'s answer for `desc`, computed once per type and thread. Keyed
+/// by the descriptor's address in its pool (two pools may define a type of
+/// the same name differently); the entry keeps the pool alive.
+pub fn once_per_type(
+    cache: &'static LocalKey<TypeCache>,
+    desc: &MessageDescriptor,
+    compute: impl FnOnce() -> bool,
+) -> bool {
+    let key = std::ptr::from_ref(desc.descriptor_proto()) as usize;
+    let known = cache.with_borrow(|c| {
+        c.get(&key)
+            .filter(|(seen, _)| seen == desc)
+            .map(|(_, answer)| *answer)
+    });
+    if let Some(answer) = known {
+        return answer;
+    }
+    let answer = compute();
+    cache.with_borrow_mut(|c| c.insert(key, (desc.clone(), answer)));
+    answer
 }

@@ -6,6 +6,7 @@
 //! of the pool it came from; when a type is missing from one pool but known
 //! to the other, its file is copied across.
 
+pub mod editions;
 pub mod facts;
 pub mod files;
 pub mod lookup;

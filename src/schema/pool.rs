@@ -1,5 +1,6 @@
 //! Building descriptor pools safely: the types every pool starts with, adding
-//! files in dependency order, and refusing what prost-reflect cannot read.
+//! files in dependency order, lowering Editions files to proto2 or proto3,
+//! and refusing what prost-reflect cannot read.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -94,7 +95,8 @@ pub fn add_any_support(pool: &mut DescriptorPool) -> Result<()> {
 }
 
 /// Refuses files prost-reflect cannot represent. It panics on Editions
-/// descriptors (0.16), so they must never reach it.
+/// descriptors (0.16), so they must never reach it: [`add_raw_files`]
+/// lowers them first, and this stays as the guard behind that.
 pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
     if file.syntax.as_deref() == Some("editions") {
         return Err(Error::local(format!(
@@ -193,6 +195,12 @@ pub fn add_raw_files(
         if pool.get_file_by_name(&name).is_some() || pending.contains_key(&name) {
             continue;
         }
+        // Editions files become the proto2 or proto3 file that behaves the
+        // same; the original is remembered (see schema/editions.rs).
+        let file = match super::editions::lower_file(&file.raw, file.proto.syntax(), origin)? {
+            Some((proto, raw)) => RawFile { proto, raw },
+            None => file,
+        };
         check_supported(&file.proto, origin)?;
         order.push(name.clone());
         raw_of.insert(name.clone(), file.raw);

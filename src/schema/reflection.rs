@@ -279,7 +279,13 @@ impl Reflection {
                     Version::V1 => V1_PATH,
                     Version::V1Alpha => V1ALPHA_PATH,
                 };
-                let plan = wire.plan(path, Streaming::BIDI, None, crate::USER_AGENT, None);
+                let plan = wire.plan(
+                    path,
+                    Streaming::BIDI,
+                    None,
+                    crate::headers::USER_AGENT,
+                    None,
+                );
                 let mut headers = plan.headers;
                 crate::headers::extend_map(&mut headers, &self.headers);
                 let (sender, body) = fed_body();

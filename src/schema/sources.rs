@@ -57,6 +57,35 @@ const BUNDLED: &[(&str, &str)] = &[
 
 struct Bundled;
 
+/// Stops at an Editions source under the include paths (protox cannot
+/// parse them) with the one error that says what to do; any other file is
+/// left to the resolvers after it.
+struct EditionsGuard {
+    includes: Vec<PathBuf>,
+}
+
+impl FileResolver for EditionsGuard {
+    fn open_file(&self, name: &str) -> std::result::Result<File, protox::Error> {
+        // The first include that has the file is the one protox would read.
+        if let Some(path) = self
+            .includes
+            .iter()
+            .map(|i| i.join(name))
+            .find(|p| p.is_file())
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && let Some((line, edition)) = super::editions::source_edition(&text)
+        {
+            let shown = path.strip_prefix(".").unwrap_or(&path);
+            return Err(protox::Error::new(super::editions::source_error(
+                &shown.display().to_string(),
+                line,
+                &edition,
+            )));
+        }
+        Err(protox::Error::file_not_found(name))
+    }
+}
+
 impl FileResolver for Bundled {
     fn open_file(&self, name: &str) -> std::result::Result<File, protox::Error> {
         match BUNDLED.iter().find(|(n, _)| *n == name) {
@@ -74,10 +103,14 @@ pub fn is_source(arg: &str) -> bool {
 
 /// Compiles the `.proto` files and directories in `args` into a descriptor
 /// set with all imports and source info (comments, for `describe`),
-/// encoded (by protox itself, so custom options survive).
+/// encoded (by protox itself, so custom options survive). A file found in
+/// a directory that does not compile (Protobuf Editions, a syntax error, a
+/// missing import) is skipped with a warning on stderr, so the rest of the
+/// directory can still be used; a file named on its own must compile.
 pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
     let mut includes: Vec<PathBuf> = import_paths.iter().map(PathBuf::from).collect();
     let mut files: Vec<PathBuf> = Vec::new();
+    let mut from_directory = std::collections::HashSet::new();
     for arg in args {
         let path = PathBuf::from(arg);
         if path.is_dir() {
@@ -85,8 +118,11 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
             if !includes.contains(&path) {
                 includes.push(path.clone());
             }
-            collect_protos(&path, &mut files)
+            let before = files.len();
+            let mut seen = std::collections::HashSet::new();
+            collect_protos(&path, &mut files, &mut seen)
                 .map_err(|e| Error::local(format!("cannot read schema directory {arg}: {e}")))?;
+            from_directory.extend(files[before..].iter().cloned());
             if files.is_empty() {
                 return Err(Error::local(format!(
                     "schema directory {arg} holds no .proto files"
@@ -116,6 +152,9 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
         }
     }
     let mut chain = ChainFileResolver::new();
+    chain.add(EditionsGuard {
+        includes: includes.clone(),
+    });
     for include in &includes {
         chain.add(IncludeFileResolver::new(include.clone()));
     }
@@ -128,27 +167,64 @@ pub fn compile(args: &[&str], import_paths: &[String]) -> Result<Vec<u8>> {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let mut compiled = 0;
     for file in &files {
-        compiler
-            .open_file(file)
-            .map_err(|e| explain(&e, &searched, &files))?;
+        match compiler.open_file(file) {
+            Ok(_) => compiled += 1,
+            Err(e) if from_directory.contains(file) => {
+                // The schema layer prints nothing else; this is the one
+                // warning the user needs to know why a type is missing.
+                let reason = explain(&e, &searched, &files).to_string();
+                eprintln!(
+                    "warning: skipped schema file {}: {}",
+                    file.display(),
+                    reason.strip_prefix(COMPILE_FAILED).unwrap_or(&reason)
+                );
+            }
+            Err(e) => return Err(explain(&e, &searched, &files)),
+        }
+    }
+    if compiled == 0 {
+        // Every file was skipped: nothing to add (the lookup that needs a
+        // type says it is missing).
+        return Ok(Vec::new());
     }
     Ok(compiler.encode_file_descriptor_set())
 }
 
-fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The `.proto` files under `dir`, following symbolic links but reading
+/// each directory once (by device and inode): links back to an ancestor
+/// would otherwise make the walk endless, or exponential with two of them.
+fn collect_protos(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir)?;
+    if !seen.insert((meta.dev(), meta.ino())) {
+        // The one warning of the schema layer: the user should know that
+        // part of the tree was left out, and why.
+        eprintln!(
+            "warning: skipping {}: a directory already read (a symbolic link loop?)",
+            dir.display()
+        );
+        return Ok(());
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
     entries.sort_by_key(|e| e.path());
     for entry in entries {
         let path = entry.path();
         if path.is_dir() {
-            collect_protos(&path, out)?;
+            collect_protos(&path, out, seen)?;
         } else if path.extension().is_some_and(|e| e == "proto") {
             out.push(path);
         }
     }
     Ok(())
 }
+
+const COMPILE_FAILED: &str = "cannot compile the .proto sources: ";
 
 /// One line naming what failed; a missing import also names the paths
 /// searched.
@@ -172,9 +248,6 @@ fn explain(err: &protox::Error, searched: &str, files: &[PathBuf]) -> Error {
             "{text}{by} (searched: {searched}, then rpcurl's bundled google/api, google/rpc and buf/validate files and the well-known types; add a directory with -I)"
         ))
     } else {
-        Error::local(format!(
-            "cannot compile the .proto sources: {}",
-            text.replace('\n', " ")
-        ))
+        Error::local(format!("{COMPILE_FAILED}{}", text.replace('\n', " ")))
     }
 }

@@ -242,8 +242,8 @@ impl Spec {
         if let Some(stream) = self.stream {
             answer.stream = stream;
         }
-        answer.headers = metadata(self.headers)?;
-        answer.trailers = metadata(self.trailers)?;
+        answer.headers = metadata(self.headers, "headers")?;
+        answer.trailers = metadata(self.trailers, "trailers")?;
         Ok(())
     }
 }
@@ -291,18 +291,52 @@ impl ErrorSpec {
 impl DurationSpec {
     fn duration(self) -> Result<Duration, String> {
         match self {
-            DurationSpec::Seconds(s) if s >= 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
-            DurationSpec::Seconds(s) => Err(format!("{s} is not a duration")),
-            DurationSpec::Text(text) => crate::units::parse_duration(&text),
+            // try_: a finite number can still be beyond what a Duration
+            // holds (1e20 seconds), which from_secs_f64 answers by panicking.
+            DurationSpec::Seconds(s) => Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| *d <= MAX_PAUSE)
+                .ok_or_else(|| format!("{s} is not a duration of at most a year (in seconds)")),
+            DurationSpec::Text(text) => crate::units::parse_duration(&text).and_then(|d| {
+                if d <= MAX_PAUSE {
+                    Ok(d)
+                } else {
+                    Err(format!("'{text}' is longer than a year"))
+                }
+            }),
         }
     }
 }
 
-fn metadata(map: HashMap<String, Values>) -> Result<HeaderMap, String> {
+/// The longest delay or interval a method may have: longer ones are typos.
+const MAX_PAUSE: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Headers that are the HTTP layer's, not the call's: set by hand they
+/// break the framing of the answer (a length the body does not have, a
+/// second content type, a connection-specific header HTTP/2 refuses).
+const FRAMING_HEADERS: &[&str] = &[
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn metadata(map: HashMap<String, Values>, what: &str) -> Result<HeaderMap, String> {
     let mut out = HeaderMap::new();
     for (name, values) in map {
         let header = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
             .map_err(|_| format!("'{name}' is not a valid header name"))?;
+        if FRAMING_HEADERS.contains(&header.as_str()) {
+            return Err(format!(
+                "{what}: '{name}' is set by the server itself (it frames the answer) and cannot be given"
+            ));
+        }
         let values = match values {
             Values::One(v) => vec![v],
             Values::Many(v) => v,
@@ -389,5 +423,53 @@ mod tests {
                 .contains("not a gRPC error code")
         );
         assert!(err("[1]").contains("not a JSON object"));
+    }
+
+    #[test]
+    fn out_of_range_durations_are_errors_not_panics() {
+        let err = |doc: &str| answers(doc).err().map(|e| e.to_string());
+        for value in [
+            "1e20",
+            "1e300",
+            "-1",
+            "\"1e20s\"",
+            "\"100000000h\"",
+            "31708800",
+        ] {
+            for key in ["delay", "interval"] {
+                let doc = format!(r#"{{"rpcurl.test.v1.TestService/Echo": {{"{key}": {value}}}}}"#);
+                let message = err(&doc).unwrap_or_else(|| panic!("{doc} was accepted"));
+                assert!(message.contains("Echo"), "{message}");
+            }
+        }
+        assert!(err(r#"{"rpcurl.test.v1.TestService/Echo": {"delay": 1.5}}"#).is_none());
+    }
+
+    #[test]
+    fn framing_headers_are_refused() {
+        for name in [
+            "content-length",
+            "Transfer-Encoding",
+            "connection",
+            "content-type",
+            "te",
+        ] {
+            for place in ["headers", "trailers"] {
+                let doc = format!(
+                    r#"{{"rpcurl.test.v1.TestService/Echo": {{"{place}": {{"{name}": "1"}}}}}}"#
+                );
+                let message = answers(&doc)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    message.contains("TestService/Echo") && message.contains(name),
+                    "{doc}: {message}"
+                );
+            }
+        }
+        assert!(
+            answers(r#"{"rpcurl.test.v1.TestService/Echo": {"headers": {"x-ok": "1"}}}"#).is_ok()
+        );
     }
 }

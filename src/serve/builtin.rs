@@ -93,7 +93,8 @@ pub fn reflect(
         MessageResponse::FileDescriptorResponse(FileDescriptorResponse {
             file_descriptor_proto: with_dependencies(file)
                 .iter()
-                .map(FileDescriptor::encode_to_vec)
+                // Editions files as they came, not as rpcurl lowered them.
+                .map(crate::schema::editions::encode_original)
                 .collect(),
         })
     };

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::Shared;
 use super::answers::{Answer, Encoded, StreamMode, encode_json};
 use super::builtin::{self, Builtin};
-use super::log::CallInfo;
+use super::log::{CallInfo, Preview};
 use crate::protocol::Codec;
 use crate::protocol::server::Requests;
 use crate::status::{Code, Status};
@@ -23,6 +23,18 @@ pub enum Event {
     Message(Bytes),
     End(Status, HeaderMap),
 }
+
+/// A request as received (in the call's codec), and decoded unless it is a
+/// large plain binary one, which is checked and logged straight from its
+/// bytes: decoding it would take many times its size (a `Value` per element
+/// of a packed field), and an echo sends the bytes back as they came.
+pub struct Request {
+    pub raw: Bytes,
+    pub message: Option<DynamicMessage>,
+}
+
+/// Binary requests larger than this skip the `DynamicMessage` when they can.
+const LARGE: usize = 64 * 1024;
 
 pub struct Call {
     pub shared: Arc<Shared>,
@@ -69,14 +81,25 @@ impl Call {
         }
     }
 
-    /// The next request, decoded and logged; None after the last.
-    async fn next(&mut self, index: usize) -> Result<Option<(DynamicMessage, Bytes)>, Status> {
+    /// The next request, checked and logged; None after the last.
+    async fn next(&mut self, index: usize) -> Result<Option<Request>, Status> {
         let Some(bytes) = self.requests.next().await? else {
             if index == 0 && self.info.streaming {
                 self.shared.log.request(&self.info, 0, None, None);
             }
             return Ok(None);
         };
+        let log = self.shared.log;
+        if bytes.len() > LARGE && self.builtin.is_none() && self.codec == Codec::Proto {
+            let max = if log.enabled { log.max_bytes } else { 0 };
+            if let Some(preview) = Preview::from_wire(&self.method.input(), &bytes, max) {
+                log.request(&self.info, index, Some(preview), None);
+                return Ok(Some(Request {
+                    raw: bytes,
+                    message: None,
+                }));
+            }
+        }
         match decode(
             &self.method,
             self.codec,
@@ -84,10 +107,14 @@ impl Call {
             self.shared.allow_unknown_fields,
         ) {
             Ok(message) => {
-                self.shared
-                    .log
-                    .request(&self.info, index, Some(&message), None);
-                Ok(Some((message, bytes)))
+                if log.enabled {
+                    let preview = Preview::of_message(&message, log.max_bytes);
+                    log.request(&self.info, index, Some(preview), None);
+                }
+                Ok(Some(Request {
+                    raw: bytes,
+                    message: Some(message),
+                }))
             }
             Err(status) => {
                 self.shared
@@ -99,7 +126,7 @@ impl Call {
     }
 
     /// Exactly one request (unary and server-streaming methods).
-    async fn one(&mut self) -> Result<(DynamicMessage, Bytes), Status> {
+    async fn one(&mut self) -> Result<Request, Status> {
         let first = self.next(0).await?.ok_or_else(|| {
             Status::new(
                 Code::InvalidArgument,
@@ -134,11 +161,13 @@ impl Call {
     }
 
     /// The echo of `request` (same type) or the generated response.
-    fn fallback(&self, answer: &Answer, request: Option<&(DynamicMessage, Bytes)>) -> Bytes {
+    fn fallback(&self, answer: &Answer, request: Option<&Request>) -> Bytes {
         match request {
-            Some((message, raw)) if answer.echo => match self.codec {
-                Codec::Proto => raw.clone(),
-                Codec::Json => Bytes::from(encode_json(message)),
+            Some(request) if answer.echo => match (self.codec, &request.message) {
+                (Codec::Json, Some(message)) => Bytes::from(encode_json(message)),
+                // Binary requests go back as they came (large ones are
+                // never decoded).
+                _ => request.raw.clone(),
             },
             _ => answer.generated().bytes(self.codec),
         }
@@ -221,7 +250,8 @@ impl Call {
         match builtin {
             Builtin::Reflection => {
                 let mut index = 0;
-                while let Some((request, _)) = self.next(index).await? {
+                while let Some(request) = self.next(index).await? {
+                    let request = decoded(request)?;
                     let response =
                         builtin::reflect(&shared.pool, &shared.services, &request, &output)?;
                     self.send(self.encode(response)).await?;
@@ -230,7 +260,7 @@ impl Call {
                 Ok(())
             }
             Builtin::HealthCheck => {
-                let (request, _) = self.one().await?;
+                let request = decoded(self.one().await?)?;
                 let service = builtin::requested_service(&request);
                 let status = builtin::health(&shared.services, &service).ok_or_else(|| {
                     Status::new(Code::NotFound, format!("unknown service '{service}'"))
@@ -244,7 +274,7 @@ impl Call {
                     .await
             }
             Builtin::HealthWatch => {
-                let (request, _) = self.one().await?;
+                let request = decoded(self.one().await?)?;
                 let service = builtin::requested_service(&request);
                 let status =
                     builtin::health(&shared.services, &service).unwrap_or(builtin::SERVICE_UNKNOWN);
@@ -260,6 +290,14 @@ impl Call {
     fn encode(&self, message: DynamicMessage) -> Bytes {
         Encoded::new(message).bytes(self.codec)
     }
+}
+
+/// The decoded message of a built-in service's request (those are never
+/// left undecoded).
+fn decoded(request: Request) -> Result<DynamicMessage, Status> {
+    request
+        .message
+        .ok_or_else(|| Status::new(Code::Internal, "the request was not decoded"))
 }
 
 /// A request message in the call's codec, as the method's input type.

@@ -12,29 +12,30 @@ mod builtin;
 mod call;
 mod listen;
 mod log;
+mod routes;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Frame;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use prost_reflect::{DescriptorPool, MethodDescriptor};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use prost_reflect::DescriptorPool;
 use tokio::sync::mpsc;
 
 use crate::protocol::server::{self as wire, End, Framing};
 pub use answers::Answers;
-use builtin::Builtin;
 use call::{Call, Event};
 pub use listen::Listener;
 use log::CallInfo;
 pub use log::Log;
+use routes::Routes;
 
 use crate::error::{Error, Result};
 use crate::status::{Code, Status};
@@ -48,7 +49,38 @@ pub struct Config {
     /// Ignore request fields the schema does not know.
     pub allow_unknown_fields: bool,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub limits: Limits,
 }
+
+/// What one client may hold of the listener.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A connection with no call in flight for this long is closed
+    /// (HTTP/2: GOAWAY first).
+    pub idle_timeout: Duration,
+    /// Connections open at once; more are closed as soon as accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Time for a TLS handshake, an HTTP/2 preface or an HTTP/1.1 request's
+    /// headers (on HTTP/1.1, counted from when the connection waits for
+    /// them, so also between requests).
+    pub fn handshake_timeout(&self) -> Duration {
+        self.idle_timeout.min(HANDSHAKE_TIMEOUT)
+    }
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by every call.
 pub struct Shared {
@@ -57,9 +89,10 @@ pub struct Shared {
     pub log: Log,
     /// Services listed by reflection and known to health checks.
     pub services: Vec<String>,
-    routes: HashMap<String, (MethodDescriptor, Option<Builtin>)>,
+    routes: Routes,
     max_request: usize,
     pub allow_unknown_fields: bool,
+    limits: Limits,
 }
 
 /// Builds the shared state: the schema's services plus the built-in ones.
@@ -71,20 +104,11 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
         max_request,
         allow_unknown_fields,
         tls,
+        limits,
     } = config;
     builtin::add_to(&mut pool)?;
-    let mut routes = HashMap::new();
-    let mut services = Vec::new();
-    for service in pool.services() {
-        services.push(service.full_name().to_string());
-        for method in service.methods() {
-            let builtin = Builtin::of(service.full_name(), method.name());
-            routes.insert(
-                format!("/{}/{}", service.full_name(), method.name()),
-                (method, builtin),
-            );
-        }
-    }
+    let routes = Routes::new(&pool);
+    let mut services: Vec<String> = pool.services().map(|s| s.full_name().to_string()).collect();
     services.sort();
     Ok((
         Arc::new(Shared {
@@ -95,6 +119,7 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
             routes,
             max_request,
             allow_unknown_fields,
+            limits,
         }),
         tls,
     ))
@@ -106,31 +131,134 @@ pub async fn serve(
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<()> {
+    let limits = shared.limits;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    // Each trouble is logged once, not once per connection.
+    let mut accept_failing = false;
+    let mut refusing = false;
     loop {
         let (io, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                accept_failing = false;
+                accepted
+            }
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
-                log::emit(&serde_json::json!({ "error": format!("accept failed: {e}") }));
+                if !accept_failing {
+                    log::emit(&serde_json::json!({
+                        "time": log::now(),
+                        "error": format!("accept failed: {e} (retrying every 100ms)"),
+                    }));
+                }
+                accept_failing = true;
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            if !refusing {
+                log::emit(&serde_json::json!({
+                    "time": log::now(),
+                    "peer": peer,
+                    "error": format!(
+                        "refusing connections: --max-connections {} are open \
+                         (logged once until one is accepted again)",
+                        limits.max_connections
+                    ),
+                }));
+            }
+            refusing = true;
+            drop(io);
+            continue;
+        };
+        refusing = false;
         let shared = shared.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match tls {
-                Some(acceptor) => match acceptor.accept(io).await {
-                    Ok(stream) => connection(stream, peer, shared).await,
-                    Err(e) if shared.log.enabled => log::emit(&serde_json::json!({
-                        "peer": peer,
-                        "error": format!("TLS handshake failed: {e}"),
-                    })),
-                    Err(_) => {}
-                },
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.handshake_timeout(), acceptor.accept(io));
+                    match handshake.await {
+                        Ok(Ok(stream)) => connection(stream, peer, shared).await,
+                        Ok(Err(e)) if shared.log.enabled => log::emit(&serde_json::json!({
+                            "time": log::now(),
+                            "peer": peer,
+                            "error": format!("TLS handshake failed: {e}"),
+                        })),
+                        Err(_) if shared.log.enabled => log::emit(&serde_json::json!({
+                            "time": log::now(),
+                            "peer": peer,
+                            "error": format!(
+                                "TLS handshake took longer than {:?}",
+                                limits.handshake_timeout()
+                            ),
+                        })),
+                        _ => {}
+                    }
+                }
                 None => connection(io, peer, shared).await,
             }
         });
+    }
+}
+
+/// What a connection is doing, for the idle timeout: calls in flight, and
+/// when the last one ended (milliseconds since the connection opened).
+#[derive(Default)]
+struct Activity {
+    calls: AtomicUsize,
+    last_end_ms: AtomicU64,
+}
+
+/// Held by a call from its request to the end of its response body.
+struct InFlight {
+    activity: Arc<Activity>,
+    opened: Instant,
+}
+
+impl InFlight {
+    fn new(activity: Arc<Activity>, opened: Instant) -> InFlight {
+        activity.calls.fetch_add(1, Ordering::SeqCst);
+        InFlight { activity, opened }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // At least 1: 0 means that no call has ended yet.
+        let now = u64::try_from(self.opened.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.activity.last_end_ms.store(now, Ordering::SeqCst);
+        self.activity.calls.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its call counted as in flight.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -138,10 +266,30 @@ async fn connection<I>(io: I, peer: String, shared: Arc<Shared>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = shared.limits;
     let peer: Arc<str> = peer.into();
-    let service =
-        hyper::service::service_fn(move |request| handle(shared.clone(), peer.clone(), request));
+    let opened = Instant::now();
+    let activity = Arc::new(Activity::default());
+    let tracking = activity.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let in_flight = InFlight::new(tracking.clone(), opened);
+        let answer = handle(shared.clone(), peer.clone(), request);
+        async move {
+            let response = answer.await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked {
+                body,
+                _in_flight: in_flight,
+            }))
+        }
+    });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // A request's headers must come in time (a client that sends half of
+    // them holds the connection otherwise).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout());
+    builder.http2().timer(TokioTimer::new());
     // h2 closes connections ("too_many_data_frames") when small DATA frames
     // are buffered beyond a budget of half the connection window; clients
     // that stream many small messages send exactly those. With the stream
@@ -150,9 +298,37 @@ where
     builder
         .http2()
         .initial_connection_window_size(8 * 1024 * 1024);
-    // A client that goes away mid-call is normal for a server: nothing to
-    // report.
-    let _ = builder.serve_connection(TokioIo::new(io), service).await;
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    // Closes the connection once no call has been in flight for the idle
+    // timeout (before the first call, the handshake timeout): HTTP/2 gets
+    // a GOAWAY, then a moment to send it.
+    loop {
+        let ended = activity.last_end_ms.load(Ordering::SeqCst);
+        let deadline = if activity.calls.load(Ordering::SeqCst) > 0 {
+            None
+        } else if ended == 0 {
+            Some(opened + limits.handshake_timeout())
+        } else {
+            Some(opened + Duration::from_millis(ended) + limits.idle_timeout)
+        };
+        let wake = match deadline {
+            Some(deadline) if Instant::now() >= deadline => {
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(1), connection.as_mut()).await;
+                return;
+            }
+            Some(deadline) => deadline,
+            // Look again after a call has had the time to end.
+            None => Instant::now() + limits.idle_timeout,
+        };
+        tokio::select! {
+            // A client that goes away mid-call is normal for a server:
+            // nothing to report.
+            _ = connection.as_mut() => return,
+            _ = tokio::time::sleep_until(wake.into()) => {}
+        }
+    }
 }
 
 /// The response body of a call: its events, framed, several per frame.
@@ -277,11 +453,17 @@ async fn handle(
     request: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, Infallible> {
     let origin = request.headers().get(http::header::ORIGIN).cloned();
+    let head = request.method() == Method::HEAD;
     let mut response = if request.method() == Method::OPTIONS {
         preflight(request.headers())
     } else {
         route(shared, peer, request).await
     };
+    if head {
+        // A HEAD answer has headers only.
+        *response.body_mut() = Body::Full(None);
+        response.headers_mut().remove(http::header::CONTENT_LENGTH);
+    }
     if let Some(origin) = origin {
         // Browsers (gRPC-Web and Connect front ends) may read the answer.
         let headers = response.headers_mut();
@@ -343,26 +525,31 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
     let (parts, body) = request.into_parts();
     let method_name = path.trim_start_matches('/').to_string();
     let Some((method, builtin)) = shared.routes.get(&path).cloned() else {
-        let known: Vec<String> = shared
-            .routes
-            .keys()
-            .map(|p| p.trim_start_matches('/').to_string())
-            .collect();
         let status = Status::new(
             Code::Unimplemented,
             format!(
                 "unknown method '{method_name}'{}",
-                crate::schema::suggest(&method_name, &known)
+                shared.routes.suggest(&path)
             ),
         );
         if shared.log.enabled {
             log::emit(&serde_json::json!({
-                "peer": &*peer, "protocol": framing.name(), "method": method_name,
-                "error": status.message,
+                "time": log::now(), "peer": &*peer, "protocol": framing.name(),
+                "method": method_name, "error": status.message,
             }));
         }
         return error_response(framing, &status, &HeaderMap::new());
     };
+    if framing.style == (wire::Style::ConnectUnary { get: true }) && !no_side_effects(&method) {
+        // As Connect servers do: GET only for methods marked free of side
+        // effects, 405 with `Allow: POST` for the others.
+        let mut response = Response::new(Body::Full(None));
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
     let streaming_request = method.is_client_streaming();
     if framing.is_connect_unary() && (streaming_request || method.is_server_streaming()) {
         let status = Status::new(
@@ -478,6 +665,18 @@ async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) 
     response
 }
 
+/// Whether a method is marked `idempotency_level = NO_SIDE_EFFECTS`, which
+/// Connect requires of methods called with GET.
+fn no_side_effects(method: &prost_reflect::MethodDescriptor) -> bool {
+    const NO_SIDE_EFFECTS: i32 = 1;
+    method
+        .method_descriptor_proto()
+        .options
+        .as_ref()
+        .and_then(|o| o.idempotency_level)
+        == Some(NO_SIDE_EFFECTS)
+}
+
 fn extend(headers: &mut HeaderMap, from: &HeaderMap) {
     for (name, value) in from {
         headers.append(name.clone(), value.clone());
@@ -528,6 +727,7 @@ pub fn log_off() -> Log {
     Log {
         enabled: false,
         unredacted: false,
+        max_bytes: log::MAX_BYTES,
     }
 }
 
@@ -542,10 +742,19 @@ pub struct ServeOptions {
     pub unredacted: bool,
     pub max_request: usize,
     pub allow_unknown_fields: bool,
+    pub limits: Limits,
+    /// The longest request JSON the log prints whole.
+    pub log_max_bytes: usize,
 }
 
 /// Reads the `--responses` file and builds the server's state.
 pub fn configure(pool: DescriptorPool, options: &ServeOptions) -> Result<Config> {
+    let idle = options.limits.idle_timeout;
+    if idle.is_zero() || idle > Duration::from_secs(366 * 24 * 3600) {
+        return Err(Error::usage(format!(
+            "--idle-timeout {idle:?}: give a duration above zero and at most a year"
+        )));
+    }
     let document = match &options.responses {
         Some(path) => Some((
             path.as_str(),
@@ -578,10 +787,12 @@ pub fn configure(pool: DescriptorPool, options: &ServeOptions) -> Result<Config>
         log: Log {
             enabled: !options.quiet,
             unredacted: options.unredacted,
+            max_bytes: options.log_max_bytes,
         },
         max_request: options.max_request,
         allow_unknown_fields: options.allow_unknown_fields,
         tls,
+        limits: options.limits,
     })
 }
 

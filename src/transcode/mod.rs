@@ -16,10 +16,9 @@
 pub mod from_json;
 pub mod to_json;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use prost_reflect::{Kind, MessageDescriptor};
+
+use crate::schema::facts::{self, TypeCache};
 
 pub use from_json::{encode, encode_into};
 pub use to_json::serialize;
@@ -45,24 +44,10 @@ pub struct Declined;
 
 /// Whether messages of this type can take the direct path at all.
 pub fn eligible(desc: &MessageDescriptor) -> bool {
-    // Keyed by the descriptor's address in its pool (two pools may define
-    // a type of the same name differently); the entry keeps the pool alive.
     thread_local! {
-        static CACHE: RefCell<HashMap<usize, (MessageDescriptor, bool)>> =
-            RefCell::new(HashMap::new());
+        static CACHE: TypeCache = TypeCache::default();
     }
-    let key = std::ptr::from_ref(desc.descriptor_proto()) as usize;
-    let known = CACHE.with_borrow(|c| {
-        c.get(&key)
-            .filter(|(seen, _)| seen == desc)
-            .map(|(_, answer)| *answer)
-    });
-    if let Some(answer) = known {
-        return answer;
-    }
-    let answer = plain(desc, &mut Vec::new());
-    CACHE.with_borrow_mut(|c| c.insert(key, (desc.clone(), answer)));
-    answer
+    facts::once_per_type(&CACHE, desc, || plain(desc, &mut Vec::new()))
 }
 
 fn plain(desc: &MessageDescriptor, visiting: &mut Vec<String>) -> bool {

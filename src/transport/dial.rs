@@ -36,6 +36,9 @@ pub struct DialOptions {
     pub tcp_keepalive: Option<Duration>,
     /// HTTP/2 PING period; None sends no PINGs.
     pub ping_interval: Option<Duration>,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE: how much header and trailer metadata
+    /// the server may send (error details travel in trailers).
+    pub max_header_list_size: u32,
     /// The protocol can run over HTTP/1.1 (gRPC-Web, Connect): offer it in
     /// ALPN, and use it for http:// unless `http2_prior_knowledge`.
     pub http1_ok: bool,
@@ -44,15 +47,25 @@ pub struct DialOptions {
     pub trace: Trace,
 }
 
+/// grpcurl's: a server that accepts and never answers fails after this
+/// long without --connect-timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// grpcurl's (grpc-go's) limit: error details up to 16 MiB arrive whole.
+/// hyper's own default, 16 KiB, silently dropped larger `grpc-message` and
+/// `grpc-status-details-bin` trailers.
+pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024 * 1024;
+
 impl Default for DialOptions {
     fn default() -> Self {
         DialOptions {
             authority: None,
             server_name: None,
             tls: TlsOptions::default(),
-            connect_timeout: None,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             tcp_keepalive: Some(Duration::from_secs(60)),
             ping_interval: None,
+            max_header_list_size: DEFAULT_MAX_HEADER_LIST_SIZE,
             http1_ok: false,
             http2_prior_knowledge: true,
             trace: Trace::off(),
@@ -194,7 +207,8 @@ async fn http2(
         // Larger windows than HTTP/2's 64 KiB default keep long streams
         // from stalling on flow control.
         .initial_stream_window_size(4 * 1024 * 1024)
-        .initial_connection_window_size(8 * 1024 * 1024);
+        .initial_connection_window_size(8 * 1024 * 1024)
+        .max_header_list_size(options.max_header_list_size);
     if let Some(interval) = options.ping_interval {
         builder
             .keep_alive_interval(interval)
@@ -344,11 +358,15 @@ fn tls_reason(err: &std::io::Error) -> String {
             rustls::Error::InvalidMessage(_) => {
                 "the server did not answer in TLS: it is probably a plaintext server (use http:// or --plaintext)".into()
             }
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                other.to_string()
+            }
             rustls::Error::InvalidCertificate(cert) => format!(
-                "the server's certificate is not trusted: {cert:?} (trust its CA with --cacert, or skip verification with -k)"
+                "the server's certificate is not trusted: {cert} (trust its CA with --cacert, or skip verification with -k)"
             ),
             rustls::Error::AlertReceived(alert) => format!(
-                "the server refused the handshake ({alert:?}); if it asks for a client certificate, give --cert and --key"
+                "the server refused the handshake (TLS alert {}); if it asks for a client certificate, give --cert and --key",
+                alert_name(*alert)
             ),
             other => other.to_string(),
         };
@@ -357,6 +375,19 @@ fn tls_reason(err: &std::io::Error) -> String {
         return "the server closed the connection during the handshake: it may not speak TLS (use http:// or --plaintext)".into();
     }
     error_chain(err)
+}
+
+/// A TLS alert as its RFC name ("certificate required"), not a Rust value.
+fn alert_name(alert: rustls::AlertDescription) -> String {
+    let debug = format!("{alert:?}");
+    let mut name = String::new();
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push(' ');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -376,7 +407,8 @@ fn tls_or_io(err: &std::io::Error) -> String {
     {
         return match inner {
             rustls::Error::AlertReceived(alert) => format!(
-                "the server ended the TLS session with alert {alert:?}; if it wants a client certificate, give --cert and --key"
+                "the server ended the TLS session with alert {}; if it wants a client certificate, give --cert and --key",
+                alert_name(*alert)
             ),
             rustls::Error::PeerMisbehaved(_) | rustls::Error::InvalidMessage(_) => {
                 inner.to_string()

@@ -7,7 +7,7 @@
 //! `crate::protocol`.
 
 mod dial;
-pub use dial::{DialOptions, dial};
+pub use dial::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_HEADER_LIST_SIZE, DialOptions, dial};
 pub mod proxy;
 pub mod tls;
 
@@ -227,7 +227,7 @@ impl Channel {
                 Code::Unavailable,
                 format!(
                     "the connection to {authority} failed before the server answered: {}",
-                    error_chain(&e)
+                    hyper_error(&e)
                 ),
             )
         };
@@ -268,6 +268,33 @@ impl Channel {
             }
         }
     }
+}
+
+/// A hyper error on one line, with the cause named when rpcurl's own HTTP/2
+/// layer refused what the server sent: headers or trailers over the
+/// SETTINGS_MAX_HEADER_LIST_SIZE rpcurl advertised.
+pub fn hyper_error(err: &hyper::Error) -> String {
+    let text = error_chain(err);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        if let Some(h2) = s.downcast_ref::<h2::Error>() {
+            let ours = h2.is_library();
+            let refused = h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+            let calm = h2.is_go_away() && h2.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM);
+            if ours && (refused || calm) {
+                return format!(
+                    "{text} (the server's headers or trailers are larger than rpcurl accepts: raise --max-header-list-size)"
+                );
+            }
+            if ours && h2.reason() == Some(h2::Reason::PROTOCOL_ERROR) {
+                return format!(
+                    "{text} (rpcurl refused the server's HTTP/2 frames; the usual cause is a header HTTP does not allow: a control character in a value, an invalid name, or a connection-specific header)"
+                );
+            }
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// An error and its sources on one line: hyper and rustls keep the useful

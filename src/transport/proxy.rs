@@ -68,16 +68,18 @@ fn bypassed(no_proxy: &str, host: &str, port: u16) -> bool {
 }
 
 fn parse(url: &str) -> Result<Proxy> {
+    // Error messages show the URL without its password.
+    let shown = crate::target::redacted(url);
     let bad = || {
         Error::usage(format!(
-            "cannot read the proxy URL '{url}' from the environment"
+            "cannot read the proxy URL '{shown}' from the environment"
         ))
     };
     let rest = match url.split_once("://") {
         Some(("http", rest)) => rest,
         Some((scheme, _)) => {
             return Err(Error::usage(format!(
-                "proxy URL '{url}': only http:// proxies are supported, not {scheme}://"
+                "proxy URL '{shown}': only http:// proxies are supported, not {scheme}://"
             )));
         }
         None => url,

@@ -7,10 +7,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn method(server: &TestServer, name: &str) -> String {
-    format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
-}
-
 #[test]
 fn unary_from_schema_prints_indented_json() {
     let server = TestServer::start(ReflectionMode::None);

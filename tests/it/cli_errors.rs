@@ -8,10 +8,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn method(server: &TestServer, name: &str) -> String {
-    format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
-}
-
 #[test]
 fn status_with_details_is_decoded_on_stderr() {
     let server = TestServer::start(ReflectionMode::None);

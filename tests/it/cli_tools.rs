@@ -5,10 +5,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn method(server: &TestServer, name: &str) -> String {
-    format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
-}
-
 fn fixture(path: &str) -> String {
     format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }

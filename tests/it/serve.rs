@@ -645,6 +645,27 @@ fn refuses_to_start_with_bad_settings() {
         (write("broken.json", "{"), "not a JSON object"),
         (
             write(
+                "delay.json",
+                r#"{"rpcurl.test.v1.TestService/Sum": {"delay": 1e20}}"#,
+            ),
+            "is not a duration of at most a year",
+        ),
+        (
+            write(
+                "interval.json",
+                r#"{"rpcurl.test.v1.TestService/Count": {"interval": 1e20}}"#,
+            ),
+            "is not a duration of at most a year",
+        ),
+        (
+            write(
+                "length.json",
+                r#"{"rpcurl.test.v1.TestService/Echo": {"headers": {"Content-Length": "3"}}}"#,
+            ),
+            "'rpcurl.test.v1.TestService/Echo': headers: 'Content-Length'",
+        ),
+        (
+            write(
                 "code.json",
                 r#"{"rpcurl.test.v1.TestService/Sum": {"error": {"code": "OOPS"}}}"#,
             ),
@@ -696,4 +717,276 @@ fn demo_runs_end_to_end() {
     contains(&r.stdout, "{\"index\":3,\"text\":\"tick\"}");
     contains(&r.stdout, "Every step ended as expected");
     contains(&r.stderr, "invalid_argument: name is required");
+}
+
+/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`): the
+/// whole answer, as text.
+fn http1(server: &Serve, request: &[u8]) -> Vec<u8> {
+    let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+fn connect_post(path: &str, body: &[u8], content_type: &str) -> Vec<u8> {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+#[test]
+fn unknown_methods_get_cheap_suggestions_and_a_timed_log_line() {
+    let server = Serve::start(&["--schema", &test_schema()]);
+    let answer = |path: &str| {
+        String::from_utf8_lossy(&http1(
+            &server,
+            &connect_post(path, b"{}", "application/json"),
+        ))
+        .into_owned()
+    };
+    let typo = answer("/rpcurl.test.v1.TestService/Ecko");
+    assert!(typo.starts_with("HTTP/1.1 501"), "{typo}");
+    contains(&typo, "did you mean 'rpcurl.test.v1.TestService/Echo'");
+    let line = server.wait_log("rpcurl.test.v1.TestService/Ecko");
+    assert!(
+        line["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{line}"
+    );
+    // `//svc/Echo` is not `svc/Echo`, and is not told it is.
+    let doubled = answer("//rpcurl.test.v1.TestService/Echo");
+    assert!(doubled.starts_with("HTTP/1.1 501"), "{doubled}");
+    assert!(!doubled.contains("did you mean"), "{doubled}");
+    // A 14 KB name is refused without comparing it with anything.
+    let long = answer(&format!(
+        "/rpcurl.test.v1.TestService/{}",
+        "A".repeat(14_000)
+    ));
+    assert!(long.starts_with("HTTP/1.1 501"), "{}", &long[..200]);
+    assert!(!long.contains("did you mean"));
+}
+
+#[test]
+fn head_has_no_body_and_get_needs_no_side_effects() {
+    let server = Serve::start(&["--schema", &test_schema()]);
+    let head = http1(
+        &server,
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&head);
+    let (_, body) = text.split_once("\r\n\r\n").expect("a head");
+    assert_eq!(body, "", "{text}");
+    // HTTP/2 leaves the body to the server.
+    let (status, body) = h2_head(&server.addr());
+    assert_eq!((status, body), (415, Some(0)));
+    // Connect GET: Echo is marked idempotency_level = NO_SIDE_EFFECTS, Fail
+    // is not, and is refused as Connect servers refuse it.
+    let get = |method: &str| {
+        let request = format!(
+            "GET /rpcurl.test.v1.TestService/{method}?encoding=json&message=%7B%7D HTTP/1.1\r\n\
+             Host: x\r\nConnection: close\r\n\r\n"
+        );
+        String::from_utf8_lossy(&http1(&server, request.as_bytes())).into_owned()
+    };
+    let echo = get("Echo");
+    assert!(echo.starts_with("HTTP/1.1 200"), "{echo}");
+    let fail = get("Fail");
+    assert!(fail.starts_with("HTTP/1.1 405"), "{fail}");
+    assert!(fail.to_ascii_lowercase().contains("allow: post"), "{fail}");
+}
+
+/// A message of `count` ones in packed field `field` (a repeated int32).
+fn packed_ones(field: u8, count: usize) -> Vec<u8> {
+    let mut message = Vec::new();
+    let mut key = u32::from(field) << 3 | 2;
+    while key >= 0x80 {
+        message.push((key as u8 & 0x7f) | 0x80);
+        key >>= 7;
+    }
+    message.push(key as u8);
+    let mut length = count;
+    while length >= 0x80 {
+        message.push((length as u8 & 0x7f) | 0x80);
+        length >>= 7;
+    }
+    message.push(length as u8);
+    message.extend(std::iter::repeat_n(1u8, count));
+    message
+}
+
+#[test]
+fn large_requests_are_echoed_as_sent_and_logged_in_part() {
+    let dir = std::env::temp_dir().join(format!("rpcurl-serve-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let proto = dir.join("plain.proto");
+    std::fs::write(
+        &proto,
+        "syntax = \"proto3\";\npackage plain;\nmessage P { repeated int32 v = 1; }\n\
+         service S { rpc Echo(P) returns (P); }\n",
+    )
+    .unwrap();
+    let count = 300_000usize;
+    // A plain type (checked and logged from the bytes) and one with maps
+    // and well-known types (decoded): both cut in the log, both echoed.
+    for (schema, path, field, name) in [
+        (
+            proto.to_string_lossy().into_owned(),
+            "/plain.S/Echo",
+            1,
+            "v",
+        ),
+        (
+            test_schema(),
+            "/rpcurl.test.v1.TestService/Echo",
+            18,
+            "rInt32",
+        ),
+    ] {
+        let server = Serve::start(&["--schema", &schema, "--log-max-bytes", "1KiB"]);
+        let message = packed_ones(field, count);
+        let answer = http1(&server, &connect_post(path, &message, "application/proto"));
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{path}");
+        assert!(
+            answer[split + 4..] == message[..],
+            "{path}: the echo differs"
+        );
+        let line = server.wait_log(path.trim_start_matches('/'));
+        let preview = line["message"].as_str().expect("a string preview");
+        assert_eq!(preview.len(), 1024);
+        assert!(
+            preview.starts_with(&format!("{{\"{name}\":[1,1,")),
+            "{preview}"
+        );
+        let json_length = 2 * count + name.len() + 6;
+        assert_eq!(line["truncated"], json_length - 1024, "{line}");
+        // A broken large request is still an error.
+        let broken = &message[..message.len() - 10];
+        let answer = http1(&server, &connect_post(path, broken, "application/proto"));
+        assert!(
+            answer.starts_with(b"HTTP/1.1 400"),
+            "{path}: {}",
+            String::from_utf8_lossy(&answer[..100.min(answer.len())])
+        );
+    }
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed() {
+    use std::time::{Duration, Instant};
+    let server = Serve::start(&["--schema", &test_schema(), "--idle-timeout", "1"]);
+    let closed_after = |send: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(send).unwrap();
+        let start = Instant::now();
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .expect("closed by the server, not timed out");
+        (
+            start.elapsed(),
+            String::from_utf8_lossy(&answer).into_owned(),
+        )
+    };
+    let keep_alive = b"POST /rpcurl.test.v1.TestService/Echo HTTP/1.1\r\nHost: x\r\n\
+        Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    // Nothing at all, half a request's headers, a finished keep-alive call.
+    for send in [
+        &b""[..],
+        b"POST /rpcurl.test.v1.TestService/Echo HTTP/1.1\r\nHost: x\r\n",
+        keep_alive,
+    ] {
+        let (elapsed, answer) = closed_after(send);
+        assert!(elapsed < Duration::from_secs(4), "open for {elapsed:?}");
+        if send == keep_alive {
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        }
+    }
+}
+
+#[test]
+fn connections_beyond_the_cap_are_refused() {
+    use std::time::{Duration, Instant};
+    let server = Serve::start(&["--schema", &test_schema(), "--max-connections", "2"]);
+    let held: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(server.addr()).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        let mut extra = std::net::TcpStream::connect(server.addr()).expect("connect");
+        extra
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answer = Vec::new();
+        // Closed at once (a reset is as good as an end).
+        let start = Instant::now();
+        let _ = extra.read_to_end(&mut answer);
+        assert!(start.elapsed() < Duration::from_secs(2) && answer.is_empty());
+    }
+    let refusals = server
+        .log()
+        .into_iter()
+        .filter(|l| {
+            l["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("--max-connections 2"))
+        })
+        .count();
+    assert_eq!(refusals, 1, "{:?}", server.log());
+    drop(held);
+    // Once they are gone, calls work again.
+    let start = Instant::now();
+    loop {
+        let r = rpcurl(&["-d", "{}", &method(&server, "Echo")]);
+        if r.code == 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", r.stderr);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A HEAD request over h2c: the status and the body's length (None when
+/// the body could not be read).
+fn h2_head(addr: &str) -> (u16, Option<usize>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(connection);
+        let request = http::Request::builder()
+            .method("HEAD")
+            .uri(format!("http://{addr}/"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .expect("request");
+        let response = sender.send_request(request).await.expect("response");
+        let status = response.status().as_u16();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .ok()
+            .map(|b| b.to_bytes().len());
+        (status, body)
+    })
 }

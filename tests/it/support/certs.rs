@@ -74,3 +74,31 @@ pub fn generate() -> Pki {
         dir,
     }
 }
+
+/// A self-signed certificate for localhost and 127.0.0.1 with CA:TRUE, as
+/// `openssl req -x509` makes it: (PEM file, certificate PEM, key PEM).
+/// `expired` dates it in the past.
+pub fn self_signed(dir: &std::path::Path, expired: bool) -> (String, String, String) {
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.self_signed(&key).expect("self-signed");
+    let name = if expired {
+        "expired.pem"
+    } else {
+        "self-signed.pem"
+    };
+    (
+        write(dir, name, &cert.pem()),
+        cert.pem(),
+        key.serialize_pem(),
+    )
+}

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 
 pub use server::{ReflectionMode, ServerOptions, TestServer};
 
+/// The URL of a TestService method on the in-process server.
+pub fn method(server: &TestServer, name: &str) -> String {
+    format!("{}/rpcurl.test.v1.TestService/{name}", server.url())
+}
+
 /// Fails showing the whole text when `wanted` is not in it.
 #[track_caller]
 pub fn contains(text: &str, wanted: &str) {

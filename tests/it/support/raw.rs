@@ -116,3 +116,122 @@ pub fn cutting_proxy(upstream: SocketAddr, limit: usize) -> SocketAddr {
     });
     addr
 }
+
+/// One header field as it goes on the wire, bytes as they are (a value
+/// the `http` crate would refuse, such as a control character, included).
+pub type Field = (Vec<u8>, Vec<u8>);
+
+/// Starts a hand-written h2c server: it answers the first request of each
+/// connection with `headers` (after `:status 200`), one DATA frame of `body`
+/// unless empty, and `trailers`, with header blocks split into
+/// CONTINUATION frames as large blocks need. No HPACK compression, no
+/// checks: the bytes are exactly what the test asks for.
+pub fn h2_frames_server(headers: Vec<Field>, body: Vec<u8>, trailers: Vec<Field>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (headers, body, trailers) = (headers.clone(), body.clone(), trailers.clone());
+            std::thread::spawn(move || {
+                let _ = answer_frames(stream, &headers, &body, &trailers);
+            });
+        }
+    });
+    addr
+}
+
+fn answer_frames(
+    mut stream: TcpStream,
+    headers: &[Field],
+    body: &[u8],
+    trailers: &[Field],
+) -> std::io::Result<()> {
+    let mut preface = [0u8; 24];
+    stream.read_exact(&mut preface)?;
+    write_frame(&mut stream, 4, 0, 0, &[])?;
+    let mut answered = false;
+    loop {
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head)?;
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let (kind, flags) = (head[3], head[4]);
+        let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload)?;
+        if kind == 4 && flags & 1 == 0 {
+            write_frame(&mut stream, 4, 1, 0, &[])?;
+        }
+        if kind == 1 && !answered {
+            answered = true;
+            let mut block = vec![0x88]; // :status 200, from the static table
+            for (name, value) in headers {
+                literal(&mut block, name, value);
+            }
+            write_block(&mut stream, id, &block, false)?;
+            if !body.is_empty() {
+                write_frame(&mut stream, 0, 0, id, body)?;
+            }
+            let mut block = Vec::new();
+            for (name, value) in trailers {
+                literal(&mut block, name, value);
+            }
+            write_block(&mut stream, id, &block, true)?;
+        }
+    }
+}
+
+/// A literal header field without indexing, new name, no Huffman coding.
+fn literal(block: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    block.push(0);
+    for s in [name, value] {
+        hpack_int(block, s.len(), 0x00);
+        block.extend_from_slice(s);
+    }
+}
+
+/// An HPACK integer with a 7-bit prefix.
+fn hpack_int(out: &mut Vec<u8>, mut n: usize, first: u8) {
+    if n < 127 {
+        out.push(first | n as u8);
+        return;
+    }
+    out.push(first | 127);
+    n -= 127;
+    while n >= 128 {
+        out.push((n % 128) as u8 | 0x80);
+        n /= 128;
+    }
+    out.push(n as u8);
+}
+
+fn write_block(stream: &mut TcpStream, id: u32, block: &[u8], end: bool) -> std::io::Result<()> {
+    let chunks: Vec<&[u8]> = if block.is_empty() {
+        vec![&[]]
+    } else {
+        block.chunks(16_384).collect()
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        let kind = if i == 0 { 1 } else { 9 };
+        let mut flags = if last { 4 } else { 0 };
+        if i == 0 && end {
+            flags |= 1;
+        }
+        write_frame(stream, kind, flags, id, chunk)?;
+    }
+    Ok(())
+}
+
+fn write_frame(
+    stream: &mut TcpStream,
+    kind: u8,
+    flags: u8,
+    id: u32,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let len = payload.len();
+    let mut frame = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    frame.extend_from_slice(&id.to_be_bytes());
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame)
+}
