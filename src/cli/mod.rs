@@ -564,6 +564,13 @@ pub struct McpArgs {
     /// then fail as tool errors).
     #[arg(value_name = "TARGET", num_args = 0..=1)]
     pub args: Vec<String>,
+    /// Serve MCP over streamable HTTP at http://ADDRESS/mcp instead of
+    /// stdio: HOST:PORT, PORT (loopback), :PORT (every interface) or
+    /// unix:PATH. Port 0 picks a free port; the URL is printed on stderr.
+    #[arg(long, value_name = "ADDRESS", help_heading = "Listening")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub limits: ListenLimitArgs,
     #[command(flatten)]
     pub tools: McpToolArgs,
     #[command(flatten)]
@@ -686,7 +693,22 @@ pub struct ServeArgs {
     /// Accept request fields the schema does not know.
     #[arg(long)]
     pub allow_unknown_fields: bool,
-    /// Close a connection with no call in flight for this long (HTTP/2:
+    #[command(flatten)]
+    pub limits: ListenLimitArgs,
+    /// Log at most this much of a request message's JSON; a longer one is
+    /// logged as a string cut there, with "truncated": the bytes left out.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4KiB")]
+    pub log_max_bytes: usize,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// What one client may hold of a listener (serve, mcp --listen).
+#[derive(Args, Debug, Clone)]
+pub struct ListenLimitArgs {
+    /// Close a connection with no request in flight for this long (HTTP/2:
     /// GOAWAY first); also bounds the time for a TLS handshake and a
     /// request's headers, which is at most 10s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
@@ -696,14 +718,6 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-    /// Log at most this much of a request message's JSON; a longer one is
-    /// logged as a string cut there, with "truncated": the bytes left out.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4KiB")]
-    pub log_max_bytes: usize,
-    #[command(flatten)]
-    pub schema: SchemaArgs,
-    #[command(flatten)]
-    pub server: ServerArgs,
 }
 
 // ----- values -----

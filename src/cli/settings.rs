@@ -8,9 +8,9 @@ use std::time::Duration;
 use prost_reflect::{DeserializeOptions, SerializeOptions};
 
 use super::{
-    CallArgs, CodecArg, Compression, DescribeFormat, Format, HeaderArgs, HttpMethod, McpArgs,
-    MessageArgs, OutputArgs, Protocol, ReflectProtocol, RequestArgs, SchemaArgs, ServeArgs,
-    ServerArgs, StatusArgs, TlsArgs,
+    CallArgs, CodecArg, Compression, DescribeFormat, Format, HeaderArgs, HttpMethod,
+    ListenLimitArgs, McpArgs, MessageArgs, OutputArgs, Protocol, ReflectProtocol, RequestArgs,
+    SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs,
 };
 use crate::call::{CallOptions, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
@@ -236,11 +236,16 @@ pub fn serve_options(args: &ServeArgs) -> ServeOptions {
         unredacted: args.server.trace.unredacted,
         max_request: args.max_msg_size.unwrap_or(protocol::DEFAULT_MAX_RECEIVE),
         allow_unknown_fields: args.allow_unknown_fields,
-        limits: crate::listen::Limits {
-            idle_timeout: args.idle_timeout,
-            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
-        },
+        limits: listen_limits(&args.limits),
         log_max_bytes: args.log_max_bytes,
+    }
+}
+
+/// A listener's limits (serve, mcp --listen).
+pub fn listen_limits(args: &ListenLimitArgs) -> crate::listen::Limits {
+    crate::listen::Limits {
+        idle_timeout: args.idle_timeout,
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     }
 }
 
@@ -259,5 +264,12 @@ pub fn mcp_options(args: &McpArgs) -> crate::mcp::McpOptions {
         stream_timeout: t.stream_timeout,
         call_timeout: args.server.connection.timeout,
         max_send: t.max_msg_size,
+        transport: match &args.listen {
+            Some(address) => crate::mcp::Transport::Http {
+                address: address.clone(),
+                limits: listen_limits(&args.limits),
+            },
+            None => crate::mcp::Transport::Stdio,
+        },
     }
 }

@@ -1,4 +1,5 @@
-//! `rpcurl mcp [TARGET]`: the schema's methods as MCP tools, over stdio.
+//! `rpcurl mcp [TARGET]`: the schema's methods as MCP tools, over stdio or
+//! streamable HTTP.
 
 use crate::cli::{McpArgs, settings};
 use crate::error::Result;
@@ -11,5 +12,5 @@ pub async fn mcp(args: McpArgs) -> Result<()> {
     };
     let session =
         super::open_session(&args.schema, Some(&args.server), None, server, false).await?;
-    mcp::serve_stdio(session, settings::mcp_options(&args)).await
+    mcp::run(session, settings::mcp_options(&args)).await
 }

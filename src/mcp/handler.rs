@@ -5,20 +5,23 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, RwLock};
 
 use http::{HeaderName, HeaderValue};
-use prost_reflect::{DeserializeOptions, DynamicMessage, MethodDescriptor, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DeserializeOptions, DynamicMessage, MethodDescriptor, SerializeOptions,
+};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
 use super::McpOptions;
-use super::tools::{self, CALL, DESCRIBE, Kind, LIST_METHODS, MethodTool};
+use super::tools::{self, CALL, DESCRIBE, Kind, LIST_METHODS, MethodTool, Selection};
 use crate::call::{self, CallOptions, CallOutput, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
 use crate::formats::Format;
@@ -29,13 +32,45 @@ use crate::schema::lookup;
 use crate::session::Session;
 use crate::target::MethodName;
 
-pub struct Handler {
+/// Cloned for each MCP session (one over stdio; one per client over
+/// HTTP); every clone shares one schema, one connection and one catalogue.
+#[derive(Clone)]
+pub struct Handler(Arc<Inner>);
+
+pub struct Inner {
     /// One call at a time uses the session (its schema may grow).
     session: tokio::sync::Mutex<Session>,
     options: McpOptions,
+    catalogue: RwLock<Catalogue>,
+    fixed: Vec<Tool>,
+    /// The clients to tell when the catalogue changes.
+    peers: Mutex<Vec<Peer<RoleServer>>>,
+}
+
+/// The method tools, rebuilt when reflection shows a changed schema.
+struct Catalogue {
     methods: Vec<MethodTool>,
     by_name: HashMap<String, usize>,
-    fixed: Vec<Tool>,
+}
+
+impl Catalogue {
+    fn new(pool: &DescriptorPool, selection: &Selection) -> Catalogue {
+        let methods = tools::method_tools(pool, selection);
+        let by_name = methods
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), i))
+            .collect();
+        Catalogue { methods, by_name }
+    }
+
+    /// What a client sees of the catalogue: tool names and what they call.
+    fn signature(&self) -> Vec<(&str, &str)> {
+        self.methods
+            .iter()
+            .map(|m| (m.name.as_str(), m.method.as_str()))
+            .collect()
+    }
 }
 
 type ToolResult = std::result::Result<CallToolResult, String>;
@@ -45,38 +80,70 @@ impl Handler {
     /// the tools.
     pub async fn start(mut session: Session, options: McpOptions) -> Result<Handler> {
         let pool = session.schema.full_pool().await?;
-        let methods = tools::method_tools(&pool, &options.selection);
-        let by_name = methods
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.name.clone(), i))
-            .collect();
+        let catalogue = Catalogue::new(&pool, &options.selection);
         let fixed = tools::fixed_tools(&options.selection);
-        Ok(Handler {
+        Ok(Handler(Arc::new(Inner {
             session: tokio::sync::Mutex::new(session),
             options,
-            methods,
-            by_name,
+            catalogue: RwLock::new(catalogue),
             fixed,
-        })
+            peers: Mutex::new(Vec::new()),
+        })))
     }
 
     pub fn tool_count(&self) -> usize {
-        self.methods.len() + self.fixed.len()
+        self.catalogue().methods.len() + self.fixed.len()
+    }
+
+    fn catalogue(&self) -> std::sync::RwLockReadGuard<'_, Catalogue> {
+        self.catalogue.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn all_tools(&self) -> Vec<Tool> {
-        self.methods
+        self.catalogue()
+            .methods
             .iter()
             .map(|m| m.tool.clone())
             .chain(self.fixed.iter().cloned())
             .collect()
     }
 
+    /// Rebuilds the catalogue from `pool`; when the tools differ, tells
+    /// every client (`notifications/tools/list_changed`).
+    async fn refresh(&self, pool: &DescriptorPool) {
+        let fresh = Catalogue::new(pool, &self.options.selection);
+        {
+            let mut catalogue = self.catalogue.write().unwrap_or_else(|e| e.into_inner());
+            if catalogue.signature() == fresh.signature() {
+                return;
+            }
+            *catalogue = fresh;
+        }
+        eprintln!(
+            "rpcurl mcp: the schema changed; {} tool(s) now",
+            self.tool_count()
+        );
+        let peers: Vec<Peer<RoleServer>> = {
+            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            peers.retain(|p| !p.is_transport_closed());
+            peers.clone()
+        };
+        for peer in peers {
+            // A client that has gone is dropped at the next change.
+            let _ = peer.notify_tool_list_changed().await;
+        }
+    }
+
     async fn call_tool_by_name(&self, name: &str, args: Map<String, Value>) -> Option<ToolResult> {
         let selection = &self.options.selection;
-        if let Some(&i) = self.by_name.get(name) {
-            let method = self.methods[i].method.clone();
+        let method = {
+            let catalogue = self.catalogue();
+            catalogue
+                .by_name
+                .get(name)
+                .map(|&i| catalogue.methods[i].method.clone())
+        };
+        if let Some(method) = method {
             return Some(self.call_method(&method, args).await);
         }
         if name == selection.fixed(LIST_METHODS) {
@@ -101,7 +168,9 @@ impl Handler {
                 .await
                 .map_err(|e| e.to_string())?
         };
-        let tool_of: HashMap<&str, &str> = self
+        self.refresh(&pool).await;
+        let catalogue = self.catalogue();
+        let tool_of: HashMap<&str, &str> = catalogue
             .methods
             .iter()
             .map(|m| (m.method.as_str(), m.name.as_str()))
@@ -145,7 +214,17 @@ impl Handler {
         args.remove("method");
         let name = MethodName::parse(&method).map_err(|e| e.to_string())?;
         let full = format!("{}.{}", name.service, name.method);
-        self.call_method(&full, args).await
+        let result = self.call_method(&full, args).await;
+        // A method that is not a tool may be new on the server: its
+        // lookup fetched it by reflection, so the catalogue is checked.
+        let known = self.catalogue().methods.iter().any(|m| m.method == full);
+        if !known {
+            let pool = self.session.lock().await.schema.full_pool().await;
+            if let Ok(pool) = pool {
+                self.refresh(&pool).await;
+            }
+        }
+        result
     }
 
     /// One call of `method` (full name) with the tool's arguments.
@@ -298,7 +377,8 @@ fn request_messages(
     let input = desc.input();
     let options = DeserializeOptions::new();
     let convert = |value: Value, what: &str| {
-        json::to_message(value, &input, &options, what).map_err(|e| e.to_string())
+        json::to_message(value, &input, &options, what)
+            .map_err(|e| e.to_string().replace(json::UNKNOWN_FIELD_HINT, ""))
     };
     if kind.sends_many() {
         let messages = match args.remove("messages") {
@@ -389,14 +469,34 @@ impl Write for Capture {
     }
 }
 
+impl Deref for Handler {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
 impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("rpcurl", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Each tool calls one gRPC method; arguments are the request in proto3 JSON form. \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("rpcurl", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Each tool calls one gRPC method; arguments are the request in proto3 JSON form. \
                  list_methods, describe and call reach every method of the schema.",
-            )
+        )
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(context.peer);
     }
 
     async fn list_tools(

@@ -282,12 +282,35 @@ fn metadata_schema() -> Value {
     })
 }
 
+/// A message's JSON Schema as hosts validate it: without the `uint32` and
+/// `uint64` formats, which JSON Schema's and OpenAPI's format lists lack, so
+/// ajv-based hosts warn about them on every call (the bounds and pattern
+/// say the same).
+fn host_schema(message: &prost_reflect::MessageDescriptor) -> Value {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if matches!(map.get("format"), Some(Value::String(f)) if f == "uint32" || f == "uint64")
+                {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut schema = jsonschema::json_schema(message);
+    strip(&mut schema);
+    schema
+}
+
 /// The input schema of a method's tool: the request message's JSON Schema,
 /// or `{"messages": [request, ...]}` for client and bidi streams.
 pub fn input_schema(method: &MethodDescriptor, call_headers: bool) -> Map<String, Value> {
     let kind = Kind::of(method);
     let mut schema = if kind.sends_many() {
-        let (mut doc, item) = relocated(jsonschema::json_schema(&method.input()));
+        let (mut doc, item) = relocated(host_schema(&method.input()));
         doc.insert("type".into(), json!("object"));
         doc.insert(
             "properties".into(),
@@ -298,7 +321,7 @@ pub fn input_schema(method: &MethodDescriptor, call_headers: bool) -> Map<String
         doc.insert("additionalProperties".into(), json!(false));
         doc
     } else {
-        let mut doc = as_object(jsonschema::json_schema(&method.input()));
+        let mut doc = as_object(host_schema(&method.input()));
         doc.remove("$id");
         if doc.get("type") != Some(&json!("object")) {
             doc.insert("type".into(), json!("object"));
@@ -319,7 +342,7 @@ pub fn input_schema(method: &MethodDescriptor, call_headers: bool) -> Map<String
 /// None when the response's JSON form is not an object.
 pub fn output_schema(method: &MethodDescriptor) -> Option<Map<String, Value>> {
     let kind = Kind::of(method);
-    let schema = jsonschema::json_schema(&method.output());
+    let schema = host_schema(&method.output());
     if kind.receives_many() {
         let (mut doc, item) = relocated(schema);
         doc.insert("type".into(), json!("object"));

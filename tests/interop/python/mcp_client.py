@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """Drives `rpcurl mcp` with the reference MCP client (the Python SDK, `mcp`).
 
-Usage: mcp_client.py SCENARIO -- RPCURL [ARGS...]
+Usage: mcp_client.py SCENARIO -- RPCURL [ARGS...]   (stdio: spawns RPCURL ARGS)
+       mcp_client.py SCENARIO -- http://HOST:PORT/mcp  (streamable HTTP)
+       mcp_client.py changes RPCURL HEALTH_SET TEST_SET stdio|http
 
-Spawns RPCURL ARGS over stdio, runs the scenario's steps and prints one JSON
-object on stdout: each step's outcome (the tool list, tool results as the
+Runs the scenario's steps and prints one JSON object on stdout: each step's outcome (the tool list, tool results as the
 client parsed them, protocol errors), for tests/it/mcp.rs to check. A
 `transcript` list records what was asked and answered, for people.
 """
 
 import asyncio
 import json
+import socket
+import subprocess
 import sys
+import time
 
 import jsonschema
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
 from mcp.shared.exceptions import MCPError
 
 TOOL_PREFIX = "rpcurl_test_v1_TestService_"
@@ -102,17 +106,89 @@ async def listing(client, report):
     report["tools"] = sorted(t.name for t in tools)
 
 
+EXTRA = []
 SCENARIOS = {"full": full, "serve": serve, "down": down, "listing": listing}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(rpcurl, schema, port):
+    """rpcurl serve on PORT, once it answers."""
+    proc = subprocess.Popen(
+        [rpcurl, "serve", "-q", "--schema", schema, "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("rpcurl serve did not start")
+
+
+async def changes(rpcurl, health_set, test_set, transport):
+    """The API behind rpcurl mcp is replaced by a bigger one (a deploy): a call
+    to a new method through the `call` tool reaches it, and the client is told
+    that the tool list changed."""
+    report = {"transcript": [], "notifications": []}
+    port = free_port()
+    upstream = start_serve(rpcurl, health_set, port)
+    mcp_proc = None
+    changed = asyncio.Event()
+
+    async def on_message(message):
+        if isinstance(message, types.ToolListChangedNotification):
+            report["notifications"].append("tools/list_changed")
+            changed.set()
+
+    args = ["mcp", "--plaintext", f"127.0.0.1:{port}", *EXTRA]
+    try:
+        if transport == "http":
+            mcp_proc = subprocess.Popen([rpcurl, *args, "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
+            line = mcp_proc.stderr.readline()
+            server = line[line.index("http://") :].strip()
+        else:
+            server = StdioServerParameters(command=rpcurl, args=args)
+        async with Client(server, mode="legacy", cache=None, message_handler=on_message) as client:
+            report["before"] = sorted(t.name for t in (await client.list_tools()).tools)
+            upstream.kill()
+            upstream.wait()
+            upstream = start_serve(rpcurl, test_set, port)
+            await call(client, report, "newMethod", "call", {"method": "rpcurl.test.v1.TestService/Echo", "request": {"fString": "new"}})
+            try:
+                await asyncio.wait_for(changed.wait(), 10)
+            except TimeoutError:
+                pass
+            report["after"] = sorted(t.name for t in (await client.list_tools()).tools)
+    finally:
+        upstream.kill()
+        if mcp_proc:
+            mcp_proc.kill()
+    return report
 
 
 async def main():
     scenario = sys.argv[1]
-    command = sys.argv[sys.argv.index("--") + 1 :]
-    params = StdioServerParameters(command=command[0], args=command[1:])
-    report = {"transcript": []}
-    async with Client(params, mode="legacy", cache=None) as client:
-        report["serverInfo"] = client.server_info.model_dump(exclude_none=True) if client.server_info else None
-        await SCENARIOS[scenario](client, report)
+    if scenario == "changes":
+        report = await changes(*sys.argv[2:6])
+    else:
+        target = sys.argv[sys.argv.index("--") + 1 :]
+        if target[0].startswith("http://"):
+            server = target[0]
+        else:
+            server = StdioServerParameters(command=target[0], args=target[1:])
+        report = {"transcript": []}
+        async with Client(server, mode="legacy", cache=None) as client:
+            report["serverInfo"] = client.server_info.model_dump(exclude_none=True) if client.server_info else None
+            await SCENARIOS[scenario](client, report)
     json.dump(report, sys.stdout)
     print()
 
