@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "export",
     "serve",
     "bench",
+    "mcp",
     "demo",
     "encode",
     "decode",

@@ -23,5 +23,6 @@ mod interop;
 mod json_fidelity;
 mod layers;
 mod lookup;
+mod mcp;
 mod protocols;
 mod serve;
