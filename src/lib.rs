@@ -27,6 +27,7 @@ mod describe;
 mod input;
 mod jsonschema;
 mod output;
+mod rest;
 mod serve;
 mod session;
 mod template;

@@ -450,6 +450,9 @@ pub enum Command {
     /// Print the JSON Schema (2020-12) of a message's (or a method's
     /// request's) proto3 JSON form.
     Jsonschema(JsonschemaArgs),
+    /// Print the OpenAPI 3.1 document of the methods' google.api.http rules
+    /// (REST endpoints): YAML, or JSON with --format json. See docs/rest.md.
+    Openapi(OpenapiArgs),
     /// Write the schema (or the files SYMBOLs need) as a descriptor set
     /// and/or .proto sources: how a server's reflected schema goes offline.
     Export(ExportArgs),
@@ -523,6 +526,30 @@ pub struct TemplateArgs {
 pub struct JsonschemaArgs {
     #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct OpenapiArgs {
+    /// A server (for reflection), then services or methods to cover (all
+    /// by default).
+    #[arg(value_name = "[TARGET] [SERVICE_OR_METHOD]...")]
+    pub args: Vec<String>,
+    /// Document format.
+    #[arg(long = "format", value_enum, default_value_t = OpenapiFormat::Yaml)]
+    pub format: OpenapiFormat,
+    /// Server URL the document names (repeatable).
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+    /// Also document Connect's POST /pkg.Service/Method (and GET for
+    /// methods marked NO_SIDE_EFFECTS) for unary methods without rules.
+    #[arg(long)]
+    pub connect: bool,
     #[command(flatten)]
     pub schema: SchemaArgs,
     #[command(flatten)]
@@ -653,6 +680,13 @@ pub enum Format {
     Binary,
 }
 
+/// How openapi writes its document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OpenapiFormat {
+    Yaml,
+    Json,
+}
+
 /// What describe prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DescribeFormat {
@@ -726,6 +760,7 @@ const COMMANDS: &[&str] = &[
     "describe",
     "template",
     "jsonschema",
+    "openapi",
     "export",
     "serve",
     "demo",
@@ -820,6 +855,7 @@ impl Verb {
             Verb::Command(Command::Describe(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Template(a)) => a.server.check(&a.schema, a.args.len() > 1),
             Verb::Command(Command::Jsonschema(a)) => a.server.check(&a.schema, a.args.len() > 1),
+            Verb::Command(Command::Openapi(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
             Verb::Command(Command::Encode(a)) => a.schema.check(),
@@ -836,6 +872,7 @@ impl Verb {
             Verb::Command(Command::Describe(a)) => &a.server,
             Verb::Command(Command::Template(a)) => &a.server,
             Verb::Command(Command::Jsonschema(a)) => &a.server,
+            Verb::Command(Command::Openapi(a)) => &a.server,
             Verb::Command(Command::Export(a)) => &a.server,
             Verb::Command(Command::Serve(a)) => &a.server,
             Verb::Command(Command::Encode(_) | Command::Decode(_) | Command::Demo) => {

@@ -243,3 +243,11 @@ pub fn serve_options(args: &ServeArgs) -> ServeOptions {
         log_max_bytes: args.log_max_bytes,
     }
 }
+
+/// openapi's options beyond the schema.
+pub fn openapi_options(args: &super::OpenapiArgs) -> crate::rest::OpenapiOptions {
+    crate::rest::OpenapiOptions {
+        servers: args.servers.clone(),
+        connect: args.connect,
+    }
+}

@@ -9,6 +9,7 @@ mod describe;
 mod export;
 mod jsonschema;
 mod list;
+mod openapi;
 mod serve;
 mod template;
 
@@ -40,6 +41,9 @@ pub fn dispatch(cli: Cli) -> u8 {
             }
             Verb::Command(Command::Jsonschema(args)) => {
                 on_runtime(timeout, false, jsonschema::jsonschema(args))
+            }
+            Verb::Command(Command::Openapi(args)) => {
+                on_runtime(timeout, false, openapi::openapi(args))
             }
             Verb::Command(Command::Export(args)) => {
                 on_runtime(timeout, false, export::export(args))

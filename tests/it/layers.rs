@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "describe",
             "template",
             "jsonschema",
+            "rest",
             "serve",
         ],
     ),
