@@ -161,6 +161,11 @@ pub struct RequestArgs {
     #[arg(long, value_enum, default_value_t = HttpMethod::Post, value_name = "METHOD",
           help_heading = "Request")]
     pub http_method: HttpMethod,
+
+    /// --protocol http: which of the method's google.api.http bindings to
+    /// call: 0 is the rule itself, 1.. its additional_bindings.
+    #[arg(long, value_name = "N", help_heading = "Request")]
+    pub http_binding: Option<usize>,
 }
 
 impl RequestArgs {
@@ -181,6 +186,9 @@ impl RequestArgs {
         }
         if self.http_method != HttpMethod::Post {
             flags.push("--http-method");
+        }
+        if self.http_binding.is_some() {
+            flags.push("--http-binding");
         }
         flags
     }
@@ -248,7 +256,8 @@ pub struct ConnectionArgs {
     pub timeout: Option<Duration>,
 
     /// RPC protocol: gRPC (HTTP/2), gRPC-Web or Connect (HTTP/1.1 or
-    /// HTTP/2), by buf curl's names.
+    /// HTTP/2), by buf curl's names; http calls the method's REST endpoint
+    /// from its google.api.http rule (docs/rest.md).
     #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
     pub protocol: Protocol,
 
@@ -699,6 +708,7 @@ pub enum Protocol {
     Grpc,
     Grpcweb,
     Connect,
+    Http,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -954,6 +964,14 @@ impl CallArgs {
         let protocol = self.server.connection.protocol;
         if self.request.http_method == HttpMethod::Get && protocol != Protocol::Connect {
             return Err(Error::usage("--http-method GET needs --protocol connect"));
+        }
+        if self.request.http_binding.is_some() && protocol != Protocol::Http {
+            return Err(Error::usage("--http-binding needs --protocol http"));
+        }
+        if self.request.compress.is_some() && protocol == Protocol::Http {
+            return Err(Error::usage(
+                "--compress works with gRPC, gRPC-Web and Connect, not --protocol http",
+            ));
         }
         if self.schema.reads_stdin() && self.request.data.as_deref() == Some("@-") {
             return Err(Error::usage(

@@ -120,6 +120,9 @@ fn wire(server: Option<&ServerArgs>, request: Option<&RequestArgs>) -> Wire {
                     text: s.connection.grpcweb_text,
                 },
                 Protocol::Connect => protocol::Protocol::Connect,
+                // A REST call is not framed by a Wire (rest/ sends it);
+                // reflection, with --reflect, goes over gRPC.
+                Protocol::Http => protocol::Protocol::Grpc,
             },
             match s.connection.codec {
                 CodecArg::Proto => Codec::Proto,
@@ -155,6 +158,13 @@ pub fn check_tls(tls: &TlsArgs, server: &Server) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether the call goes through the method's google.api.http rule, and
+/// which binding (--protocol http, --http-binding).
+pub fn rest_binding(args: &CallArgs) -> Option<usize> {
+    (args.server.connection.protocol == Protocol::Http)
+        .then(|| args.request.http_binding.unwrap_or(0))
 }
 
 /// The wire side of a call, from its flags and the opened session.

@@ -8,6 +8,7 @@ use crate::cli::{CallArgs, HttpMethod, settings};
 use crate::error::{Error, Result};
 use crate::input::DataSource;
 use crate::output;
+use crate::rest;
 use crate::session;
 use crate::target;
 
@@ -77,22 +78,43 @@ pub async fn call(args: CallArgs) -> Result<()> {
     if args.request.http_method == HttpMethod::Get {
         call::check_get(&method, &session.wire)?;
     }
+    let rest = match settings::rest_binding(&args) {
+        Some(index) => {
+            let binding = rest::binding_for(&method, index)?;
+            let message = first.clone().ok_or_else(|| {
+                Error::usage(format!(
+                    "{} takes a stream of requests, which REST cannot send: use --protocol grpc or connect",
+                    method.full_name()
+                ))
+            })?;
+            Some((binding, message))
+        }
+        None => None,
+    };
     let channel = session.channel().await?;
     let trace = session.trace.clone();
     let call_options = settings::call_options(&args, &session);
-    let result = call::call(
-        &channel,
-        &resolved,
-        first,
-        requests,
-        call_options,
-        call::CallOutput {
-            print: &print,
-            printer: &mut printer,
-        },
-        &mut session.schema,
-    )
-    .await;
+    let output = call::CallOutput {
+        print: &print,
+        printer: &mut printer,
+    };
+    let result = match &rest {
+        Some((binding, message)) => {
+            rest::call(&channel, binding, message, &call_options, output).await
+        }
+        None => {
+            call::call(
+                &channel,
+                &resolved,
+                first,
+                requests,
+                call_options,
+                output,
+                &mut session.schema,
+            )
+            .await
+        }
+    };
     trace.summary();
     printer.flush()?;
     match result {

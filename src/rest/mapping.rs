@@ -191,10 +191,8 @@ fn flatten(
     Ok(())
 }
 
-/// A JSON response of `binding`'s method as its response message.
-pub fn decode_response(binding: &Binding, body: &[u8]) -> Result<DynamicMessage, String> {
-    let value: Json = serde_json::from_slice(body)
-        .map_err(|e| format!("the response body is not JSON: {e}"))?;
+/// A JSON answer of `binding`'s method as its response message.
+pub fn decode_response(binding: &Binding, value: Json) -> Result<DynamicMessage, String> {
     let value = match &binding.response_body {
         Some(field) => {
             let mut map = Map::new();

@@ -5,15 +5,17 @@
 //! YAML by `yaml.rs`), the client side of `--protocol http` (`client.rs`)
 //! and the routing table `serve` answers REST requests with (`routes.rs`).
 
+mod client;
 mod mapping;
 mod openapi;
 mod rule;
 mod template;
 mod yaml;
 
-pub use mapping::{HttpRequest, decode_request, decode_response, encode_request, encode_response};
+pub use client::{binding_for, call};
+pub use mapping::{decode_request, encode_response};
 pub use openapi::{Options as OpenapiOptions, all_methods, document};
-pub use rule::{Binding, bindings, conflict, conflicts};
+pub use rule::{Binding, bindings, conflict};
 pub use yaml::to_yaml;
 
 #[cfg(test)]

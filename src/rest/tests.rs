@@ -5,6 +5,7 @@
 use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MethodDescriptor};
 use serde_json::json;
 
+use super::mapping::{HttpRequest, decode_response, encode_request};
 use super::*;
 use crate::json;
 
@@ -314,12 +315,13 @@ fn responses_honour_response_body() {
     .unwrap();
     let body = encode_response(b, &out).unwrap();
     assert_eq!(body, json!({"text": "hi", "size": "2"}));
-    let back = decode_response(b, &serde_json::to_vec(&body).unwrap()).unwrap();
+    let back = decode_response(b, body).unwrap();
     assert_eq!(
         json::to_value(&back, &Default::default()).unwrap(),
         json!({"content": {"text": "hi", "size": "2"}})
     );
-    assert!(decode_response(b, b"<html>").unwrap_err().contains("not JSON"));
+    let err = decode_response(b, json!({"text": 1})).unwrap_err();
+    assert!(err.contains("content.text"), "{err}");
 }
 
 /// Rules that cannot work are errors naming the method and the cause.
