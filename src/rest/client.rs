@@ -60,7 +60,10 @@ pub async fn call(
     let request = encode_request(binding, message)
         .map_err(|e| Error::local(format!("cannot build the REST request: {e}")))?;
     let mut headers = HeaderMap::new();
-    headers.insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json"),
+    );
     if request.body.is_some() {
         headers.insert(
             http::header::CONTENT_TYPE,
@@ -126,11 +129,15 @@ pub async fn call(
     let bytes = match http_body_util::Limited::new(incoming, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
             return Err(Error::Status(if too_large {
                 Status::new(
                     Code::ResourceExhausted,
-                    format!("the response is larger than the limit of {max} bytes (--max-msg-size)"),
+                    format!(
+                        "the response is larger than the limit of {max} bytes (--max-msg-size)"
+                    ),
                 )
             } else {
                 let reason = match e.downcast_ref::<hyper::Error>() {
@@ -235,7 +242,11 @@ fn code_of_http(status: http::StatusCode) -> Code {
 /// An error answer: its `google.rpc.Status` JSON (`code` a number or a
 /// name), with details decoded where their types are known; otherwise the
 /// HTTP status mapped to a code, with the start of the body.
-fn error_status(http: http::StatusCode, body: &[u8], pool: &prost_reflect::DescriptorPool) -> Status {
+fn error_status(
+    http: http::StatusCode,
+    body: &[u8],
+    pool: &prost_reflect::DescriptorPool,
+) -> Status {
     let parsed: Option<Json> = serde_json::from_slice(body).ok();
     let code = parsed.as_ref().and_then(|v| match v.get("code") {
         Some(Json::Number(n)) => n
@@ -260,30 +271,41 @@ fn error_status(http: http::StatusCode, body: &[u8], pool: &prost_reflect::Descr
         .and_then(Json::as_str)
         .unwrap_or_default()
         .to_string();
-    let mut details = Vec::new();
-    if let Some(items) = value.get("details").and_then(Json::as_array)
-        && let Some(any) = pool.get_message_by_name("google.protobuf.Any")
-    {
-        for item in items {
-            let options = DeserializeOptions::new().deny_unknown_fields(false);
-            let Ok(decoded) = json::to_message(item.clone(), &any, &options, "an error detail")
-            else {
-                continue;
-            };
-            let type_url = match decoded.get_field_by_name("type_url").as_deref() {
-                Some(Value::String(s)) => s.clone(),
-                _ => continue,
-            };
-            let value = match decoded.get_field_by_name("value").as_deref() {
-                Some(Value::Bytes(b)) => b.to_vec(),
-                _ => Vec::new(),
-            };
-            details.push(prost_types::Any { type_url, value });
-        }
-    }
+    let details = value
+        .get("details")
+        .and_then(Json::as_array)
+        .map(|items| items.iter().filter_map(|item| detail(item, pool)).collect())
+        .unwrap_or_default();
     let mut status = Status::new(code, message);
     status.details = details;
     status
+}
+
+/// One error detail (an `Any` in JSON): decoded with the schema's types or
+/// rpcurl's built-in google.rpc ones, or taken as `{"@type", "@value"}`
+/// (base64) when the server could not decode it either. None when it is
+/// neither.
+fn detail(item: &Json, pool: &prost_reflect::DescriptorPool) -> Option<prost_types::Any> {
+    let type_url = item.get("@type")?.as_str()?.to_string();
+    if let Some(raw) = item.get("@value").and_then(Json::as_str) {
+        use base64::Engine as _;
+        let value = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+        return Some(prost_types::Any { type_url, value });
+    }
+    let base = crate::schema::pool::base();
+    let options = DeserializeOptions::new().deny_unknown_fields(false);
+    [pool, &base].into_iter().find_map(|p| {
+        let any = p.get_message_by_name("google.protobuf.Any")?;
+        let decoded = json::to_message(item.clone(), &any, &options, "an error detail").ok()?;
+        let value = match decoded.get_field_by_name("value").as_deref() {
+            Some(Value::Bytes(b)) => b.to_vec(),
+            _ => Vec::new(),
+        };
+        Some(prost_types::Any {
+            type_url: type_url.clone(),
+            value,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -300,7 +322,10 @@ mod tests {
         );
         assert_eq!((s.code, s.message.as_str()), (Code::NotFound, "gone"));
         assert_eq!(s.details.len(), 1);
-        assert_eq!(s.details[0].type_url, "type.googleapis.com/google.rpc.ErrorInfo");
+        assert_eq!(
+            s.details[0].type_url,
+            "type.googleapis.com/google.rpc.ErrorInfo"
+        );
         assert_eq!(s.details[0].value, b"\n\x01R");
         // Connect's form names the code.
         let s = error_status(
@@ -310,7 +335,11 @@ mod tests {
         );
         assert_eq!(s.code, Code::InvalidArgument);
         // No status: the HTTP status decides.
-        for (http, code) in [(404, Code::NotFound), (503, Code::Unavailable), (418, Code::Unknown)] {
+        for (http, code) in [
+            (404, Code::NotFound),
+            (503, Code::Unavailable),
+            (418, Code::Unknown),
+        ] {
             let s = error_status(
                 http::StatusCode::from_u16(http).unwrap(),
                 b"<html>nope</html>",

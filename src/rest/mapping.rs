@@ -287,7 +287,11 @@ pub fn decode_request(
         let converted = scalar(last, value).map_err(|message| {
             invalid(format!(
                 "path variable '{}': {message}",
-                fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(".")
+                fields
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(".")
             ))
         })?;
         set(&mut map, fields, converted, false);
@@ -327,7 +331,9 @@ fn resolve(input: &MessageDescriptor, key: &str) -> Result<Vec<FieldDescriptor>,
             .ok_or_else(|| format!("{} has no field '{part}'", desc.full_name()))?;
         let last = i + 1 == parts.len();
         if field.is_map() {
-            return Err(format!("'{part}' is a map field, which only a body carries"));
+            return Err(format!(
+                "'{part}' is a map field, which only a body carries"
+            ));
         }
         match field.kind() {
             Kind::Message(m) if !last => {
@@ -354,8 +360,12 @@ fn resolve(input: &MessageDescriptor, key: &str) -> Result<Vec<FieldDescriptor>,
 fn scalar(field: &FieldDescriptor, text: &str) -> Result<Json, String> {
     let kind = match field.kind() {
         // Wrappers take their wrapped value's form.
-        Kind::Message(m) if m.full_name().ends_with("Value") && m.full_name() != "google.protobuf.Value" => {
-            m.get_field_by_name("value").map(|f| f.kind()).unwrap_or(Kind::String)
+        Kind::Message(m)
+            if m.full_name().ends_with("Value") && m.full_name() != "google.protobuf.Value" =>
+        {
+            m.get_field_by_name("value")
+                .map(|f| f.kind())
+                .unwrap_or(Kind::String)
         }
         kind => kind,
     };

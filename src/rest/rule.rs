@@ -158,10 +158,7 @@ fn binding(method: &MethodDescriptor, index: usize, rule: &HttpRule) -> Result<B
         }
         "*" => Body::All,
         name => Body::Field(input.get_field_by_name(name).ok_or_else(|| {
-            format!(
-                "body '{name}': {} has no field '{name}'",
-                input.full_name()
-            )
+            format!("body '{name}': {} has no field '{name}'", input.full_name())
         })?),
     };
     if let Body::Field(field) = &body

@@ -494,12 +494,7 @@ mod tests {
                 vec![("name", 1, 3)],
                 Some("cancel"),
             ),
-            (
-                "/v1:batchGet",
-                vec![lit("v1")],
-                vec![],
-                Some("batchGet"),
-            ),
+            ("/v1:batchGet", vec![lit("v1")], vec![], Some("batchGet")),
         ];
         for (text, segments, variables, verb) in cases {
             let t = Template::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -595,7 +590,10 @@ mod tests {
         let err = t.expand(&["shelves/1".into()]).unwrap_err();
         assert!(err.contains("does not match"), "{err}");
         let t = Template::parse("/v1/messages/{id}:get").unwrap();
-        assert_eq!(t.expand(&["a/b?".into()]).unwrap(), "/v1/messages/a%2Fb%3F:get");
+        assert_eq!(
+            t.expand(&["a/b?".into()]).unwrap(),
+            "/v1/messages/a%2Fb%3F:get"
+        );
         let t = Template::parse("/v1/{path=**}").unwrap();
         assert_eq!(t.expand(&["a/b c/d".into()]).unwrap(), "/v1/a/b%20c/d");
         // Round trip through matching.

@@ -39,7 +39,12 @@ fn message(method: &MethodDescriptor, value: serde_json::Value) -> DynamicMessag
     json::to_message(value, &method.input(), &DeserializeOptions::new(), "test").unwrap()
 }
 
-fn request(pool: &DescriptorPool, name: &str, binding: usize, value: serde_json::Value) -> HttpRequest {
+fn request(
+    pool: &DescriptorPool,
+    name: &str,
+    binding: usize,
+    value: serde_json::Value,
+) -> HttpRequest {
     let m = method(pool, name);
     let b = &bindings(&m).unwrap()[binding];
     encode_request(b, &message(&m, value)).unwrap()
@@ -54,7 +59,14 @@ fn body(r: &HttpRequest) -> Option<serde_json::Value> {
 fn encodes_requests_by_rule() {
     let pool = library();
     let cases = [
-        ("GetShelf", 0, json!({"name": "shelves/1"}), "GET", "/v1/shelves/1", None),
+        (
+            "GetShelf",
+            0,
+            json!({"name": "shelves/1"}),
+            "GET",
+            "/v1/shelves/1",
+            None,
+        ),
         (
             "ListShelves",
             0,
@@ -90,8 +102,22 @@ fn encodes_requests_by_rule() {
             "/v1/shelves/a%20b?force=true",
             None,
         ),
-        ("GetBook", 0, json!({"name": "shelves/1/books/2"}), "GET", "/v1/shelves/1/books/2", None),
-        ("GetBook", 1, json!({"bookId": "42"}), "GET", "/v1/books/42", None),
+        (
+            "GetBook",
+            0,
+            json!({"name": "shelves/1/books/2"}),
+            "GET",
+            "/v1/shelves/1/books/2",
+            None,
+        ),
+        (
+            "GetBook",
+            1,
+            json!({"bookId": "42"}),
+            "GET",
+            "/v1/books/42",
+            None,
+        ),
         (
             "GetBook",
             2,
@@ -145,9 +171,21 @@ fn encodes_requests_by_rule() {
 fn encoding_errors_name_the_field() {
     let pool = library();
     let cases = [
-        ("GetShelf", json!({}), "needs field 'name', which is empty in the request"),
-        ("GetShelf", json!({"name": "books/1"}), "does not match the path template's 'shelves/*'"),
-        ("UpdateShelf", json!({"updateMask": "theme"}), "needs field 'shelf.name', which the request does not set"),
+        (
+            "GetShelf",
+            json!({}),
+            "needs field 'name', which is empty in the request",
+        ),
+        (
+            "GetShelf",
+            json!({"name": "books/1"}),
+            "does not match the path template's 'shelves/*'",
+        ),
+        (
+            "UpdateShelf",
+            json!({"updateMask": "theme"}),
+            "needs field 'shelf.name', which the request does not set",
+        ),
         (
             "GetFile",
             json!({"path": "x"}),
@@ -167,9 +205,15 @@ fn encoding_errors_name_the_field() {
         service S { rpc A(M) returns (M) { option (google.api.http) = {get: "/a"}; } }"#,
     );
     let m = method(&pool, "A");
-    let err = encode_request(&bindings(&m).unwrap()[0], &message(&m, json!({"m": {"k": "v"}})))
-        .unwrap_err();
-    assert!(err.contains("map field 'm' cannot go in the query string"), "{err}");
+    let err = encode_request(
+        &bindings(&m).unwrap()[0],
+        &message(&m, json!({"m": {"k": "v"}})),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("map field 'm' cannot go in the query string"),
+        "{err}"
+    );
 }
 
 /// Server side: path, query and body back into the request message.
@@ -177,12 +221,21 @@ fn encoding_errors_name_the_field() {
 fn decodes_requests_by_rule() {
     let pool = library();
     let cases = [
-        ("GetShelf", 0, "/v1/shelves/1", None, "", json!({"name": "shelves/1"})),
+        (
+            "GetShelf",
+            0,
+            "/v1/shelves/1",
+            None,
+            "",
+            json!({"name": "shelves/1"}),
+        ),
         (
             "ListShelves",
             0,
             "/v1/shelves",
-            Some("page_size=3&filter.theme=a+b&filter.labels=x&filter.labels=y&genres=SCIENCE&genres=1&minBooks=5&since=2024-01-02T03%3A04%3A05Z&withEmpty=true&maxAge=2s"),
+            Some(
+                "page_size=3&filter.theme=a+b&filter.labels=x&filter.labels=y&genres=SCIENCE&genres=1&minBooks=5&since=2024-01-02T03%3A04%3A05Z&withEmpty=true&maxAge=2s",
+            ),
             "",
             json!({"pageSize": 3, "filter": {"theme": "a b", "labels": ["x", "y"]},
                    "genres": ["SCIENCE", "FICTION"], "minBooks": "5",
@@ -233,7 +286,10 @@ fn decodes_requests_by_rule() {
     for (name, binding, path, query, text, want) in cases {
         let m = method(&pool, name);
         let b = &bindings(&m).unwrap()[binding];
-        let (values, _) = b.template.matches(path).unwrap_or_else(|| panic!("{name}: {path}"));
+        let (values, _) = b
+            .template
+            .matches(path)
+            .unwrap_or_else(|| panic!("{name}: {path}"));
         let decoded = decode_request(b, &values, query, text.as_bytes(), false)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(decoded, message(&m, want), "{name}");
@@ -244,16 +300,51 @@ fn decodes_requests_by_rule() {
 fn decoding_errors_are_invalid_argument() {
     let pool = library();
     let cases = [
-        ("ListShelves", Some("nope=1"), "", "query parameter 'nope': rpcurl.rest.v1.ListShelvesRequest has no field 'nope'"),
-        ("ListShelves", Some("pageSize=ten"), "", "query parameter 'pageSize': 'ten' is not a valid int32"),
-        ("ListShelves", Some("withEmpty=yes"), "", "'yes' is not a bool"),
-        ("ListShelves", Some("genres=POETRY"), "", "'POETRY' is not a value of rpcurl.rest.v1.Genre"),
+        (
+            "ListShelves",
+            Some("nope=1"),
+            "",
+            "query parameter 'nope': rpcurl.rest.v1.ListShelvesRequest has no field 'nope'",
+        ),
+        (
+            "ListShelves",
+            Some("pageSize=ten"),
+            "",
+            "query parameter 'pageSize': 'ten' is not a valid int32",
+        ),
+        (
+            "ListShelves",
+            Some("withEmpty=yes"),
+            "",
+            "'yes' is not a bool",
+        ),
+        (
+            "ListShelves",
+            Some("genres=POETRY"),
+            "",
+            "'POETRY' is not a value of rpcurl.rest.v1.Genre",
+        ),
         ("ListShelves", Some("filter=x"), "", "'filter' is a message"),
-        ("CreateShelf", None, "{not json", "the request body is not JSON"),
+        (
+            "CreateShelf",
+            None,
+            "{not json",
+            "the request body is not JSON",
+        ),
         ("CreateShelf", None, r#"{"pages": 1}"#, "pages"),
-        ("MoveBook", Some("notes=a"), "{}", "takes every field in its body"),
+        (
+            "MoveBook",
+            Some("notes=a"),
+            "{}",
+            "takes every field in its body",
+        ),
         ("MoveBook", None, "[1]", "must be a JSON object"),
-        ("CreateShelf", Some("shelf.theme=x"), "{}", "is the request body"),
+        (
+            "CreateShelf",
+            Some("shelf.theme=x"),
+            "{}",
+            "is the request body",
+        ),
     ];
     for (name, query, text, want) in cases {
         let m = method(&pool, name);
@@ -275,13 +366,31 @@ fn round_trips_every_binding() {
     let pool = library();
     let cases = [
         ("GetShelf", json!({"name": "shelves/ü ?&="})),
-        ("ListShelves", json!({"pageSize": 1, "filter": {"theme": "&=?"}, "genres": ["FICTION"], "maxBooks": "7", "minRating": 0.5})),
-        ("CreateShelf", json!({"shelf": {"theme": "t", "annotations": {"a": "b"}}, "requestId": "x"})),
-        ("UpdateShelf", json!({"shelf": {"name": "shelves/1", "genre": "SCIENCE"}, "updateMask": "genre"})),
+        (
+            "ListShelves",
+            json!({"pageSize": 1, "filter": {"theme": "&=?"}, "genres": ["FICTION"], "maxBooks": "7", "minRating": 0.5}),
+        ),
+        (
+            "CreateShelf",
+            json!({"shelf": {"theme": "t", "annotations": {"a": "b"}}, "requestId": "x"}),
+        ),
+        (
+            "UpdateShelf",
+            json!({"shelf": {"name": "shelves/1", "genre": "SCIENCE"}, "updateMask": "genre"}),
+        ),
         ("DeleteShelf", json!({"name": "shelves/1", "force": true})),
-        ("PutBook", json!({"book": {"name": "shelves/1/books/%2F", "rating": 2.5}})),
-        ("MoveBook", json!({"name": "shelves/1/books/2", "notes": ["a", "b"]})),
-        ("SearchBooks", json!({"parent": "shelves/x", "authors": ["a"], "pageSize": 2})),
+        (
+            "PutBook",
+            json!({"book": {"name": "shelves/1/books/%2F", "rating": 2.5}}),
+        ),
+        (
+            "MoveBook",
+            json!({"name": "shelves/1/books/2", "notes": ["a", "b"]}),
+        ),
+        (
+            "SearchBooks",
+            json!({"parent": "shelves/x", "authors": ["a"], "pageSize": 2}),
+        ),
         ("GetFile", json!({"path": "files/a/b/c", "raw": true})),
     ];
     for (name, value) in cases {
@@ -293,7 +402,10 @@ fn round_trips_every_binding() {
                 Some((p, q)) => (p, Some(q)),
                 None => (r.path_and_query.as_str(), None),
             };
-            let (values, _) = b.template.matches(path).unwrap_or_else(|| panic!("{name} {path}"));
+            let (values, _) = b
+                .template
+                .matches(path)
+                .unwrap_or_else(|| panic!("{name} {path}"));
             let got = decode_request(&b, &values, query, r.body.as_deref().unwrap_or(b""), false)
                 .unwrap();
             assert_eq!(got, sent, "{name}: {}", r.path_and_query);
@@ -338,26 +450,47 @@ fn bad_rules_are_errors() {
         bindings(&method(&pool, "A")).map(|b| b.len())
     };
     assert_eq!(rule(r#"get: "/v1/{name}""#), Ok(1));
-    assert_eq!(rule(r#"get: "/v1/{inner.id}" additional_bindings {post: "/x" body: "*"}"#), Ok(2));
+    assert_eq!(
+        rule(r#"get: "/v1/{inner.id}" additional_bindings {post: "/x" body: "*"}"#),
+        Ok(2)
+    );
     let cases = [
-        (r#"get: "/v1/{nope}""#, "path variable 'nope': p.In has no field 'nope'"),
+        (
+            r#"get: "/v1/{nope}""#,
+            "path variable 'nope': p.In has no field 'nope'",
+        ),
         (r#"get: "/v1/{tags}""#, "'tags' is a repeated field"),
         (r#"get: "/v1/{m}""#, "'m' is a map field"),
-        (r#"get: "/v1/{inner}""#, "'inner' is a message (p.Inner), not a value"),
+        (
+            r#"get: "/v1/{inner}""#,
+            "'inner' is a message (p.Inner), not a value",
+        ),
         (r#"get: "/v1/{name.x}""#, "'name' is not a message"),
         (r#"get: "/v1/{name}/{name}""#, "field 'name' is bound twice"),
         (r#"get: "v1""#, "expected '/' at the start"),
         (r#"get: "/v1/{name" "#, "expected '}'"),
-        (r#"post: "/v1" body: "nope""#, "body 'nope': p.In has no field 'nope'"),
+        (
+            r#"post: "/v1" body: "nope""#,
+            "body 'nope': p.In has no field 'nope'",
+        ),
         (r#"get: "/v1" body: "*""#, "GET requests have no body"),
-        (r#"post: "/v1/{name}" body: "name""#, "is also bound by the path variable"),
-        (r#"custom: {kind: "BAD KIND" path: "/x"}"#, "is not an HTTP method"),
+        (
+            r#"post: "/v1/{name}" body: "name""#,
+            "is also bound by the path variable",
+        ),
+        (
+            r#"custom: {kind: "BAD KIND" path: "/x"}"#,
+            "is not an HTTP method",
+        ),
         (r#"body: "*""#, "no pattern"),
         (
             r#"get: "/a" additional_bindings {get: "/b" additional_bindings {get: "/c"}}"#,
             "additional_bindings[0]: additional bindings must not have",
         ),
-        (r#"get: "/a" response_body: "nope""#, "response_body 'nope': p.Out has no field"),
+        (
+            r#"get: "/a" response_body: "nope""#,
+            "response_body 'nope': p.Out has no field",
+        ),
     ];
     for (option, want) in cases {
         let err = rule(option).expect_err(option);
@@ -384,7 +517,11 @@ fn conflicting_bindings_are_found() {
         .collect();
     let found = conflicts(&all);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].contains("p.S.A and p.S.B both bind GET"), "{}", found[0]);
+    assert!(
+        found[0].contains("p.S.A and p.S.B both bind GET"),
+        "{}",
+        found[0]
+    );
 }
 
 /// A method without a rule has no bindings.
@@ -394,5 +531,8 @@ fn methods_without_rules_have_no_bindings() {
     assert!(bindings(&method(&pool, "Internal")).unwrap().is_empty());
     let b = bindings(&method(&pool, "GetBook")).unwrap();
     assert_eq!(b.len(), 3);
-    assert_eq!(b[2].describe(), "GET /v2/shelves/{shelf_id}/books/{book_id}");
+    assert_eq!(
+        b[2].describe(),
+        "GET /v2/shelves/{shelf_id}/books/{book_id}"
+    );
 }

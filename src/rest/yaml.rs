@@ -84,9 +84,10 @@ fn inline(value: &Value) -> String {
 /// Plain when it cannot be misread, else a JSON (double-quoted) string.
 fn string(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '_')
-        && s
-            .chars()
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '_')
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || " _./-".contains(c))
         && !s.ends_with(' ')
         && !matches!(

@@ -93,6 +93,9 @@ pub struct Shared {
     routes: Routes,
     /// Methods' google.api.http rules, and their OpenAPI document.
     rest: rest::RestRoutes,
+    /// What the schema has that cannot be served (invalid REST rules),
+    /// logged after the listening line.
+    warnings: Vec<String>,
     max_request: usize,
     pub allow_unknown_fields: bool,
     limits: Limits,
@@ -111,9 +114,8 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
     } = config;
     builtin::add_to(&mut pool)?;
     let routes = Routes::new(&pool);
-    let rest = rest::RestRoutes::new(&pool, &mut |warning| {
-        log::emit(&serde_json::json!({"time": log::now(), "warning": warning}));
-    });
+    let mut warnings = Vec::new();
+    let rest = rest::RestRoutes::new(&pool, &mut |warning| warnings.push(warning));
     let mut services: Vec<String> = pool.services().map(|s| s.full_name().to_string()).collect();
     services.sort();
     Ok((
@@ -124,6 +126,7 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
             services,
             routes,
             rest,
+            warnings,
             max_request,
             allow_unknown_fields,
             limits,
@@ -838,5 +841,8 @@ pub async fn run(pool: DescriptorPool, options: ServeOptions) -> Result<()> {
         "listening": listener.url(tls),
         "services": shared.services,
     }));
+    for warning in &shared.warnings {
+        log::emit(&serde_json::json!({"time": log::now(), "warning": warning}));
+    }
     serve(listener, shared, acceptor).await
 }

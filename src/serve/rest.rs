@@ -104,7 +104,11 @@ fn status_json(pool: &DescriptorPool, status: &Status) -> serde_json::Value {
         .iter()
         .map(|any| {
             let name = any.type_url.rsplit('/').next().unwrap_or_default();
-            crate::json::any_to_value(any, pool.get_message_by_name(name), &SerializeOptions::new())
+            // Error details are mostly google.rpc's, which the base pool has.
+            let desc = pool
+                .get_message_by_name(name)
+                .or_else(|| crate::schema::pool::base().get_message_by_name(name));
+            crate::json::any_to_value(any, desc, &SerializeOptions::new())
         })
         .collect();
     serde_json::json!({
@@ -206,13 +210,19 @@ pub async fn answer(
             match json_of(&binding, &method, payload) {
                 Ok(value) => push_line(&mut out, &serde_json::json!({"result": value})),
                 Err(status) => {
-                    push_line(&mut out, &serde_json::json!({"error": status_json(&shared.pool, &status)}));
+                    push_line(
+                        &mut out,
+                        &serde_json::json!({"error": status_json(&shared.pool, &status)}),
+                    );
                     break;
                 }
             }
         }
         if status.code != Code::Ok {
-            push_line(&mut out, &serde_json::json!({"error": status_json(&shared.pool, &status)}));
+            push_line(
+                &mut out,
+                &serde_json::json!({"error": status_json(&shared.pool, &status)}),
+            );
         }
         let mut response = Response::new(full(out));
         response.headers_mut().insert(
@@ -262,7 +272,10 @@ fn json_of(
     let message = DynamicMessage::decode(method.output(), payload).map_err(|e| {
         Status::new(
             Code::Internal,
-            format!("the answer does not decode as {}: {e}", method.output().full_name()),
+            format!(
+                "the answer does not decode as {}: {e}",
+                method.output().full_name()
+            ),
         )
     })?;
     rest::encode_response(binding, &message).map_err(|e| Status::new(Code::Internal, e))

@@ -23,4 +23,5 @@ mod json_fidelity;
 mod layers;
 mod lookup;
 mod protocols;
+mod rest;
 mod serve;
