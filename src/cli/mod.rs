@@ -545,9 +545,9 @@ pub struct JsonschemaArgs {
 
 #[derive(Args, Debug)]
 pub struct OpenapiArgs {
-    /// A server (for reflection), then services or methods to cover (all
-    /// by default).
-    #[arg(value_name = "[TARGET] [SERVICE_OR_METHOD]...")]
+    /// A server first (for reflection), if any; then the services or
+    /// methods to cover (all by default).
+    #[arg(value_name = "NAME")]
     pub args: Vec<String>,
     /// Document format.
     #[arg(long = "format", value_enum, default_value_t = OpenapiFormat::Yaml)]

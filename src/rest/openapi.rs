@@ -672,7 +672,7 @@ impl Schemas {
     /// The schema of one field, as its message's schema has it.
     fn property(&mut self, field: &FieldDescriptor) -> Json {
         let parent = field.parent_message();
-        self.add(&parent);
+        self.add(parent);
         self.done
             .get(parent.full_name())
             .and_then(|s| s.get("properties"))

@@ -430,10 +430,18 @@ mod tests {
         Segment::Literal(s.into())
     }
 
+    /// A template, its segments, its variables (field, start, end), its verb.
+    type Case = (
+        &'static str,
+        Vec<Segment>,
+        Vec<(&'static str, usize, usize)>,
+        Option<&'static str>,
+    );
+
     /// The examples of google/api/http.proto, and the grammar's corners.
     #[test]
     fn parses_the_documented_templates() {
-        let cases: &[(&str, Vec<Segment>, Vec<(&str, usize, usize)>, Option<&str>)] = &[
+        let cases: &[Case] = &[
             (
                 "/v1/{name=messages/*}",
                 vec![lit("v1"), lit("messages"), Segment::Single],

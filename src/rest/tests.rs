@@ -515,7 +515,7 @@ fn conflicting_bindings_are_found() {
         .flat_map(|s| s.methods().collect::<Vec<_>>())
         .flat_map(|m| bindings(&m).unwrap())
         .collect();
-    let found = conflicts(&all);
+    let found = super::rule::conflicts(&all);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0].contains("p.S.A and p.S.B both bind GET"),

@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "describe",
     "template",
     "jsonschema",
+    "openapi",
     "export",
     "serve",
     "demo",
