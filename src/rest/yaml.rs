@@ -124,7 +124,7 @@ paths:
       tags:
         - a.B
       x: []
-      y: {}
+      "y": {}
 list:
   - a: 1
     b:
