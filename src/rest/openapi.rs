@@ -454,15 +454,24 @@ fn operation(binding: &Binding, shape: &Shape, names: &[String], schemas: &mut S
         Some(field) => schemas.property(field),
         None => reference(method.output().full_name()),
     };
+    // A server stream comes as grpc-gateway sends it: one object per line.
+    let ok = if method.is_server_streaming() {
+        json!({
+            "description": "A stream: one JSON object per line, each a result or, last, an error.",
+            "content": {"application/x-ndjson": {"schema": {
+                "type": "object",
+                "properties": {"result": output_schema, "error": reference(STATUS)},
+            }}},
+        })
+    } else {
+        json!({
+            "description": "OK",
+            "content": {"application/json": {"schema": output_schema}},
+        })
+    };
     op.insert(
         "responses".into(),
-        json!({
-            "200": {
-                "description": "OK",
-                "content": {"application/json": {"schema": output_schema}},
-            },
-            "default": error_response(),
-        }),
+        json!({"200": ok, "default": error_response()}),
     );
     Json::Object(op)
 }

@@ -536,3 +536,106 @@ fn methods_without_rules_have_no_bindings() {
         "GET /v2/shelves/{shelf_id}/books/{book_id}"
     );
 }
+
+/// The examples of google/api/http.proto itself, both ways: each HTTP
+/// request and the message it stands for.
+#[test]
+fn the_examples_of_http_proto() {
+    let pool = compile(
+        r#"syntax = "proto3"; package ex; import "google/api/annotations.proto";
+        message GetMessageRequest {
+          message SubMessage { string subfield = 1; }
+          string message_id = 1; int64 revision = 2; SubMessage sub = 3; string name = 4;
+        }
+        message Message { string text = 1; }
+        message UpdateMessageRequest { string message_id = 1; Message message = 2; }
+        message UpdateRequest { string message_id = 1; string text = 2; }
+        message UserMessageRequest { string message_id = 1; string user_id = 2; }
+        service Messaging {
+          rpc GetByName(GetMessageRequest) returns (Message) {
+            option (google.api.http) = {get: "/v1/{name=messages/*}"};
+          }
+          rpc GetMessage(GetMessageRequest) returns (Message) {
+            option (google.api.http) = {get: "/v1/messages/{message_id}"};
+          }
+          rpc UpdateMessage(UpdateMessageRequest) returns (Message) {
+            option (google.api.http) = {patch: "/v1/messages/{message_id}" body: "message"};
+          }
+          rpc UpdateAll(UpdateRequest) returns (Message) {
+            option (google.api.http) = {patch: "/v1/messages/{message_id}" body: "*"};
+          }
+          rpc GetUserMessage(UserMessageRequest) returns (Message) {
+            option (google.api.http) = {
+              get: "/v1/messages/{message_id}"
+              additional_bindings {get: "/v1/users/{user_id}/messages/{message_id}"}
+            };
+          }
+        }"#,
+    );
+    let cases = [
+        ("GetByName", 0, "GET", "/v1/messages/123456", None, json!({"name": "messages/123456"})),
+        (
+            "GetMessage",
+            0,
+            "GET",
+            "/v1/messages/123456?revision=2&sub.subfield=foo",
+            None,
+            json!({"messageId": "123456", "revision": "2", "sub": {"subfield": "foo"}}),
+        ),
+        (
+            "UpdateMessage",
+            0,
+            "PATCH",
+            "/v1/messages/123456",
+            Some(json!({"text": "Hi!"})),
+            json!({"messageId": "123456", "message": {"text": "Hi!"}}),
+        ),
+        (
+            "UpdateAll",
+            0,
+            "PATCH",
+            "/v1/messages/123456",
+            Some(json!({"text": "Hi!"})),
+            json!({"messageId": "123456", "text": "Hi!"}),
+        ),
+        ("GetUserMessage", 0, "GET", "/v1/messages/123456", None, json!({"messageId": "123456"})),
+        (
+            "GetUserMessage",
+            1,
+            "GET",
+            "/v1/users/me/messages/123456",
+            None,
+            json!({"userId": "me", "messageId": "123456"}),
+        ),
+    ];
+    for (name, index, verb, path_and_query, body, want) in cases {
+        let m = method(&pool, name);
+        let b = &bindings(&m).unwrap()[index];
+        let wanted = message(&m, want);
+        // Client: the message as the documented request.
+        let r = encode_request(b, &wanted).unwrap();
+        // The same path and query parameters (in any order).
+        let split = |s: &str| {
+            let (path, query) = s.split_once('?').unwrap_or((s, ""));
+            let mut pairs: Vec<String> = query.split('&').map(str::to_string).collect();
+            pairs.sort();
+            (path.to_string(), pairs)
+        };
+        assert_eq!(r.method.as_str(), verb, "{name}");
+        assert_eq!(split(&r.path_and_query), split(path_and_query), "{name}");
+        assert_eq!(
+            r.body.as_ref().map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()),
+            body,
+            "{name}"
+        );
+        // Server: the documented request as the message.
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let (values, _) = b.template.matches(path).unwrap();
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        let got = decode_request(b, &values, query, text.as_bytes(), false).unwrap();
+        assert_eq!(got, wanted, "{name}");
+    }
+}

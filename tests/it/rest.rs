@@ -378,7 +378,9 @@ fn errors_come_back_as_statuses_with_details() {
     std::fs::write(
         &responses,
         r#"{"rpcurl.rest.v1.Library/GetShelf": {"error": {"code": "NOT_FOUND", "message": "no such shelf",
-            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "GONE", "domain": "d"}]}}}"#,
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "GONE", "domain": "d"}]}},
+            "rpcurl.rest.v1.Library/WatchShelves": {"responses": [{"theme": "a"}, {"theme": "b"}],
+            "error": {"code": "UNAVAILABLE", "message": "bye"}}}"#,
     )
     .unwrap();
     let server = Serve::start(&with_schema(
@@ -403,6 +405,23 @@ fn errors_come_back_as_statuses_with_details() {
         "type.googleapis.com/google.rpc.ErrorInfo"
     );
     assert_eq!(body["details"][0]["reason"], "GONE");
+    // A server stream: one JSON object per line, then its error.
+    let watch = format!("{}/rpcurl.rest.v1.Library/WatchShelves", server.url);
+    let r = rpcurl(&with_schema(
+        &schema,
+        &["--protocol", "http", "--compact", "-d", r#"{"pageSize": 1}"#, &watch],
+    ));
+    assert_eq!(r.code, 64 + 14, "{}", r.stderr);
+    assert_eq!(r.stdout, "{\"theme\":\"a\"}\n{\"theme\":\"b\"}\n");
+    contains(&r.stderr, "unavailable: bye");
+    let raw = curl(&[&format!("{}/v1/shelves:watch", server.url)]);
+    let lines: Vec<Value> = raw
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0], json!({"result": {"theme": "a"}}));
+    assert_eq!(lines[2]["error"]["code"], 14);
     // A method without a rule, a binding that does not exist.
     let internal = format!("{}/rpcurl.rest.v1.Library/Internal", server.url);
     let r = rpcurl(&with_schema(&schema, &["--protocol", "http", &internal]));
