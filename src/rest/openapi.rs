@@ -302,11 +302,51 @@ pub fn document(
     doc.insert("tags".into(), Json::Array(tags));
     doc.insert("paths".into(), Json::Object(paths));
     schemas.add(&status_type());
-    doc.insert(
-        "components".into(),
-        json!({"schemas": Json::Object(schemas.done.into_iter().collect())}),
-    );
+    // Only the schemas the operations refer to, directly or through others
+    // (request messages whose fields all went to the path and query are
+    // not).
+    let used = used_schemas(&doc["paths"], &schemas.done);
+    let kept: Map<String, Json> = schemas
+        .done
+        .into_iter()
+        .filter(|(name, _)| used.contains(name))
+        .collect();
+    doc.insert("components".into(), json!({"schemas": Json::Object(kept)}));
     Ok(Json::Object(doc))
+}
+
+/// Names of the component schemas `root` refers to, transitively.
+fn used_schemas(root: &Json, schemas: &BTreeMap<String, Json>) -> HashSet<String> {
+    fn refs(value: &Json, out: &mut Vec<String>) {
+        match value {
+            Json::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Json::String(r)) => {
+                            if let Some(rest) = r.strip_prefix(SCHEMAS) {
+                                // `Name/properties/x` refers to `Name`.
+                                out.push(rest.split('/').next().unwrap_or(rest).to_string());
+                            }
+                        }
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Json::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut used = HashSet::new();
+    let mut pending = Vec::new();
+    refs(root, &mut pending);
+    while let Some(name) = pending.pop() {
+        if used.insert(name.clone())
+            && let Some(schema) = schemas.get(&name)
+        {
+            refs(schema, &mut pending);
+        }
+    }
+    used
 }
 
 fn status_type() -> MessageDescriptor {

@@ -573,7 +573,14 @@ fn the_examples_of_http_proto() {
         }"#,
     );
     let cases = [
-        ("GetByName", 0, "GET", "/v1/messages/123456", None, json!({"name": "messages/123456"})),
+        (
+            "GetByName",
+            0,
+            "GET",
+            "/v1/messages/123456",
+            None,
+            json!({"name": "messages/123456"}),
+        ),
         (
             "GetMessage",
             0,
@@ -598,7 +605,14 @@ fn the_examples_of_http_proto() {
             Some(json!({"text": "Hi!"})),
             json!({"messageId": "123456", "text": "Hi!"}),
         ),
-        ("GetUserMessage", 0, "GET", "/v1/messages/123456", None, json!({"messageId": "123456"})),
+        (
+            "GetUserMessage",
+            0,
+            "GET",
+            "/v1/messages/123456",
+            None,
+            json!({"messageId": "123456"}),
+        ),
         (
             "GetUserMessage",
             1,
@@ -624,7 +638,9 @@ fn the_examples_of_http_proto() {
         assert_eq!(r.method.as_str(), verb, "{name}");
         assert_eq!(split(&r.path_and_query), split(path_and_query), "{name}");
         assert_eq!(
-            r.body.as_ref().map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()),
+            r.body
+                .as_ref()
+                .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()),
             body,
             "{name}"
         );

@@ -229,6 +229,11 @@ print(json.dumps(docs[0]))
         paths["/v1/shelves"]["get"]["tags"],
         json!(["rpcurl.rest.v1.Library"])
     );
+    // Only the schemas the operations use: GetShelf's request went
+    // wholly into the path.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(!schemas.contains_key("rpcurl.rest.v1.GetShelfRequest"));
+    assert!(schemas.contains_key("rpcurl.rest.v1.MoveBookRequest"));
     // No operation for the method without a rule (Connect's are opt-in).
     assert!(!paths.keys().any(|p| p.contains("Internal")));
 }
@@ -409,7 +414,14 @@ fn errors_come_back_as_statuses_with_details() {
     let watch = format!("{}/rpcurl.rest.v1.Library/WatchShelves", server.url);
     let r = rpcurl(&with_schema(
         &schema,
-        &["--protocol", "http", "--compact", "-d", r#"{"pageSize": 1}"#, &watch],
+        &[
+            "--protocol",
+            "http",
+            "--compact",
+            "-d",
+            r#"{"pageSize": 1}"#,
+            &watch,
+        ],
     ));
     assert_eq!(r.code, 64 + 14, "{}", r.stderr);
     assert_eq!(r.stdout, "{\"theme\":\"a\"}\n{\"theme\":\"b\"}\n");
