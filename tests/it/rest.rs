@@ -279,6 +279,24 @@ fn serve_publishes_the_same_document() {
         serde_json::from_str::<Value>(&json_doc.stdout).unwrap(),
         r.json()
     );
+    // The schema through reflection gives the same document, and calls.
+    let reflected = rpcurl(&["openapi", &server.url, "--format", "json"]);
+    assert_eq!(reflected.code, 0, "{}", reflected.stderr);
+    assert_eq!(reflected.json(), r.json());
+    let url = format!("{}/rpcurl.rest.v1.Library/GetShelf", server.url);
+    let call = rpcurl(&[
+        "--protocol",
+        "http",
+        "--http2-prior-knowledge",
+        "-d",
+        r#"{"name": "shelves/1"}"#,
+        &url,
+    ]);
+    assert_eq!(call.code, 0, "{}", call.stderr);
+    assert_eq!(
+        server.wait_log("rpcurl.rest.v1.Library/GetShelf")["protocol"],
+        "rest"
+    );
 }
 
 /// A call with --protocol http to `rpcurl serve`: the request the server
