@@ -609,9 +609,18 @@ fn requests_have_the_shape_a_transcoder_expects() {
         args.extend_from_slice(extra);
         rpcurl(&with_schema(&schema, &args))
     };
-    let r = call("GetShelf", r#"{"name": "shelves/a b"}"#, &[]);
+    let r = call(
+        "GetShelf",
+        r#"{"name": "shelves/a b"}"#,
+        &["-H", "x-api-key: k1", "-i"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["name"], "shelves/a b");
+    // -i shows the answer's headers on stderr.
+    contains(
+        &r.stderr.to_ascii_lowercase(),
+        "content-type: application/json",
+    );
     let r = call(
         "ListShelves",
         r#"{"pageSize": 2, "filter": {"labels": ["x", "y z"]}, "genres": ["FICTION", "SCIENCE"], "since": "2024-01-02T03:04:05Z"}"#,

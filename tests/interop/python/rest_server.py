@@ -76,6 +76,7 @@ class Handler(BaseHTTPRequestHandler):
                 "query": parse_qsl(parts.query, keep_blank_values=True),
                 "contentType": self.headers.get("Content-Type"),
                 "accept": self.headers.get("Accept"),
+                "apiKey": self.headers.get("X-Api-Key"),
                 "body": json.loads(body) if body else None,
             }
         )
