@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "openapi",
     "export",
     "serve",
+    "mcp",
     "demo",
     "encode",
     "decode",
