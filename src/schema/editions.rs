@@ -347,7 +347,9 @@ pub struct Lowered {
     pub implicit_made_explicit: Vec<String>,
 }
 
-fn editions_of_fields(fields: &[Field<'_>]) -> std::result::Result<Option<Edition>, String> {
+pub(super) fn editions_of_fields(
+    fields: &[Field<'_>],
+) -> std::result::Result<Option<Edition>, String> {
     let syntax = string_of(fields, FILE_SYNTAX);
     let edition = varint_of(fields, FILE_EDITION);
     match syntax.as_deref() {
@@ -1027,15 +1029,15 @@ fn join(scope: &str, name: &str) -> String {
 // ---------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug)]
-struct Field<'a> {
-    number: u32,
+pub(super) struct Field<'a> {
+    pub(super) number: u32,
     /// The whole field as it came: key and value.
-    raw: &'a [u8],
-    value: Value<'a>,
+    pub(super) raw: &'a [u8],
+    pub(super) value: Value<'a>,
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Varint(u64),
     /// The payload of a length-delimited field.
     Bytes(&'a [u8]),
@@ -1044,7 +1046,7 @@ enum Value<'a> {
 }
 
 /// The fields of one encoded message, in order.
-fn parse(bytes: &[u8]) -> std::result::Result<Vec<Field<'_>>, String> {
+pub(super) fn parse(bytes: &[u8]) -> std::result::Result<Vec<Field<'_>>, String> {
     let mut fields = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -1164,14 +1166,14 @@ fn varint_of(fields: &[Field<'_>], number: u32) -> Option<u64> {
     })
 }
 
-fn string_of(fields: &[Field<'_>], number: u32) -> Option<String> {
+pub(super) fn string_of(fields: &[Field<'_>], number: u32) -> Option<String> {
     fields.iter().rev().find_map(|f| match f.value {
         Value::Bytes(b) if f.number == number => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
     })
 }
 
-fn all_bytes<'a>(fields: &[Field<'a>], number: u32) -> impl Iterator<Item = &'a [u8]> {
+pub(super) fn all_bytes<'a>(fields: &[Field<'a>], number: u32) -> impl Iterator<Item = &'a [u8]> {
     fields.iter().filter_map(move |f| match f.value {
         Value::Bytes(b) if f.number == number => Some(b),
         _ => None,

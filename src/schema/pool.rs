@@ -43,6 +43,32 @@ pub fn base() -> DescriptorPool {
     .clone()
 }
 
+/// The files of [`base`], by name, known without building it: imports a
+/// set may leave out because rpcurl has them.
+const BASE_FILES: &[&str] = &[
+    "google/protobuf/any.proto",
+    "google/protobuf/api.proto",
+    "google/protobuf/compiler/plugin.proto",
+    "google/protobuf/descriptor.proto",
+    "google/protobuf/duration.proto",
+    "google/protobuf/empty.proto",
+    "google/protobuf/field_mask.proto",
+    "google/protobuf/source_context.proto",
+    "google/protobuf/struct.proto",
+    "google/protobuf/timestamp.proto",
+    "google/protobuf/type.proto",
+    "google/protobuf/wrappers.proto",
+    "google/rpc/code.proto",
+    "google/rpc/error_details.proto",
+    "google/rpc/status.proto",
+    OPAQUE_FILE,
+];
+
+/// Whether rpcurl has a file of this name built in (see [`base`]).
+pub fn is_builtin(name: &str) -> bool {
+    BASE_FILES.contains(&name)
+}
+
 fn opaque_file() -> FileDescriptorProto {
     let field = |name: &str, number: i32, ty: Type| FieldDescriptorProto {
         name: Some(name.into()),
@@ -149,10 +175,21 @@ impl RawFile {
             raw,
         })
     }
+}
 
-    pub fn from_proto(proto: FileDescriptorProto) -> RawFile {
-        let raw = proto.encode_to_vec();
-        RawFile { proto, raw }
+/// An encoded FileDescriptorProto without its source info (comments and
+/// spans: often most of a file's bytes, and of the work of building it),
+/// for commands that never show comments. Malformed bytes are returned as
+/// they are, for the build to report.
+pub fn without_source_info(raw: &[u8]) -> Vec<u8> {
+    const SOURCE_CODE_INFO: u32 = 9;
+    match super::editions::parse(raw) {
+        Ok(fields) if fields.iter().any(|f| f.number == SOURCE_CODE_INFO) => fields
+            .iter()
+            .filter(|f| f.number != SOURCE_CODE_INFO)
+            .flat_map(|f| f.raw.iter().copied())
+            .collect(),
+        _ => raw.to_vec(),
     }
 }
 
@@ -166,21 +203,6 @@ pub struct RawSet {
 /// Adds `files` to `pool` in dependency order. Files whose names the pool
 /// already holds are skipped (the well-known types and google.rpc arrive in
 /// most sets too). `missing` explains an import that is nowhere to be found.
-pub fn add_files(
-    pool: &mut DescriptorPool,
-    files: Vec<FileDescriptorProto>,
-    origin: &str,
-    missing: &dyn Fn(&str, &str) -> String,
-) -> Result<()> {
-    add_raw_files(
-        pool,
-        files.into_iter().map(RawFile::from_proto).collect(),
-        origin,
-        missing,
-    )
-}
-
-/// [`add_files`] for files whose original bytes are at hand.
 pub fn add_raw_files(
     pool: &mut DescriptorPool,
     files: Vec<RawFile>,
@@ -340,6 +362,31 @@ fn add_guarded(pool: &mut DescriptorPool, set: Vec<u8>, origin: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn add_files(
+        pool: &mut DescriptorPool,
+        files: Vec<FileDescriptorProto>,
+        origin: &str,
+        missing: &dyn Fn(&str, &str) -> String,
+    ) -> Result<()> {
+        let files = files
+            .into_iter()
+            .map(|proto| RawFile {
+                raw: proto.encode_to_vec(),
+                proto,
+            })
+            .collect();
+        add_raw_files(pool, files, origin, missing)
+    }
+
+    #[test]
+    fn the_list_of_built_in_files_is_the_base_pool() {
+        let mut listed: Vec<String> = BASE_FILES.iter().map(|f| f.to_string()).collect();
+        listed.sort();
+        let mut built: Vec<String> = base().files().map(|f| f.name().to_string()).collect();
+        built.sort();
+        assert_eq!(listed, built);
+    }
 
     fn file(name: &str, deps: &[&str]) -> FileDescriptorProto {
         FileDescriptorProto {
