@@ -1047,50 +1047,75 @@ pub(super) enum Value<'a> {
 
 /// The fields of one encoded message, in order.
 pub(super) fn parse(bytes: &[u8]) -> std::result::Result<Vec<Field<'_>>, String> {
-    let mut fields = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let start = pos;
-        let (number, wire) = read_key(bytes, &mut pos)?;
-        let value = match wire {
-            0 => Value::Varint(read_varint(bytes, &mut pos)?),
-            1 => {
-                advance(bytes, &mut pos, 8)?;
-                Value::Other
-            }
-            2 => {
-                let len = read_varint(bytes, &mut pos)?;
-                let len = usize::try_from(len).map_err(|_| truncated())?;
-                let begin = pos;
-                advance(bytes, &mut pos, len)?;
-                Value::Bytes(&bytes[begin..pos])
-            }
-            3 => {
-                skip_group(bytes, &mut pos, number)?;
-                Value::Other
-            }
-            5 => {
-                advance(bytes, &mut pos, 4)?;
-                Value::Other
-            }
-            4 => {
-                return Err(format!(
-                    "the descriptor bytes end a group (field {number}) that was not started"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "the descriptor bytes are malformed (wire type {other} for field {number})"
-                ));
-            }
-        };
-        fields.push(Field {
-            number,
-            raw: &bytes[start..pos],
-            value,
-        });
+    fields(bytes).collect()
+}
+
+/// The fields of one encoded message, in order, one at a time (for readers
+/// that stop early or keep nothing); after an error, nothing more.
+pub(super) fn fields(bytes: &[u8]) -> Fields<'_> {
+    Fields { bytes, pos: 0 }
+}
+
+pub(super) struct Fields<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = std::result::Result<Field<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let field = next_field(self.bytes, &mut self.pos);
+        if field.is_err() {
+            self.pos = self.bytes.len();
+        }
+        Some(field)
     }
-    Ok(fields)
+}
+
+fn next_field<'a>(bytes: &'a [u8], pos: &mut usize) -> std::result::Result<Field<'a>, String> {
+    let start = *pos;
+    let (number, wire) = read_key(bytes, pos)?;
+    let value = match wire {
+        0 => Value::Varint(read_varint(bytes, pos)?),
+        1 => {
+            advance(bytes, pos, 8)?;
+            Value::Other
+        }
+        2 => {
+            let len = read_varint(bytes, pos)?;
+            let len = usize::try_from(len).map_err(|_| truncated())?;
+            let begin = *pos;
+            advance(bytes, pos, len)?;
+            Value::Bytes(&bytes[begin..*pos])
+        }
+        3 => {
+            skip_group(bytes, pos, number)?;
+            Value::Other
+        }
+        5 => {
+            advance(bytes, pos, 4)?;
+            Value::Other
+        }
+        4 => {
+            return Err(format!(
+                "the descriptor bytes end a group (field {number}) that was not started"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "the descriptor bytes are malformed (wire type {other} for field {number})"
+            ));
+        }
+    };
+    Ok(Field {
+        number,
+        raw: &bytes[start..*pos],
+        value,
+    })
 }
 
 fn truncated() -> String {

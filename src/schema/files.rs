@@ -26,9 +26,6 @@ use crate::error::{Error, Result};
 pub struct Files {
     entries: Vec<Entry>,
     by_name: HashMap<String, usize>,
-    /// Top-level messages, enums, services and extensions by full name:
-    /// the file that defines them.
-    by_symbol: HashMap<String, usize>,
     pool: DescriptorPool,
     /// "schema a.binpb, b.binpb", for errors.
     origin: String,
@@ -40,7 +37,12 @@ pub struct Files {
 struct Entry {
     name: String,
     raw: Bytes,
+    package: String,
     deps: Vec<String>,
+    /// Where the names of the file's top-level messages, enums, services
+    /// and extensions sit in `raw` (offset, length): nothing is copied for
+    /// the many files a run never looks at.
+    names: Vec<(usize, usize)>,
     /// Each service's full name and its methods' names.
     services: Vec<(String, Vec<String>)>,
     /// The messages the file's extensions extend, as written (fully
@@ -83,7 +85,6 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
     let mut files = Files {
         entries: Vec::new(),
         by_name: HashMap::new(),
-        by_symbol: HashMap::new(),
         pool: DescriptorPool::new(),
         origin,
         comments: true,
@@ -91,7 +92,7 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
     let mut first_seen: HashMap<String, String> = HashMap::new();
     for (label, bytes) in sets {
         for raw in split(bytes, &label)? {
-            let (entry, symbols) = scan(raw, &label)?;
+            let entry = scan(raw, &label)?;
             match files.by_name.get(&entry.name) {
                 Some(&index) => {
                     let first = &files.entries[index];
@@ -106,9 +107,6 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
                     let index = files.entries.len();
                     first_seen.insert(entry.name.clone(), label.clone());
                     files.by_name.insert(entry.name.clone(), index);
-                    for symbol in symbols {
-                        files.by_symbol.entry(symbol).or_insert(index);
-                    }
                     files.entries.push(entry);
                 }
             }
@@ -117,7 +115,11 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
     for entry in &files.entries {
         for dep in &entry.deps {
             if !files.by_name.contains_key(dep) && !pool::is_builtin(dep) {
-                return Err(Error::local(files.missing(dep, &entry.name)));
+                return Err(Error::local(missing_import(
+                    &files.origin,
+                    dep,
+                    &entry.name,
+                )));
             }
         }
     }
@@ -163,15 +165,24 @@ impl Files {
     /// False when no file defines it at the top level (a package-scoped
     /// enum value, say: [`Files::all`] finds those).
     pub fn ensure_symbol(&mut self, symbol: &str) -> Result<bool> {
-        let mut scope = symbol.trim().trim_start_matches('.');
-        while !scope.is_empty() {
-            if let Some(&index) = self.by_symbol.get(scope) {
-                self.build(vec![index])?;
-                return Ok(true);
+        let symbol = symbol.trim().trim_start_matches('.');
+        // The innermost package wins (`a.b.C` in package `a.b` over a
+        // message `b` in package `a`).
+        let mut found: Option<usize> = None;
+        for (index, entry) in self.entries.iter().enumerate() {
+            if entry.defines(symbol)
+                && found.is_none_or(|f| self.entries[f].package.len() < entry.package.len())
+            {
+                found = Some(index);
             }
-            scope = scope.rsplit_once('.').map_or("", |(parent, _)| parent);
         }
-        Ok(false)
+        match found {
+            Some(index) => {
+                self.build(vec![index])?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Builds a file by name, with its imports; false when no set has it.
@@ -198,13 +209,6 @@ impl Files {
     pub fn into_pool(mut self) -> Result<DescriptorPool> {
         self.all()?;
         Ok(self.pool)
-    }
-
-    fn missing(&self, dep: &str, importer: &str) -> String {
-        format!(
-            "{}: '{importer}' imports '{dep}', which is not in the schema (build the set with its imports: `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`)",
-            self.origin
-        )
     }
 
     /// Builds `roots` and what they import, then the files that extend a
@@ -246,11 +250,8 @@ impl Files {
                 })?);
             }
             let origin = self.origin.clone();
-            let missing = |dep: &str, importer: &str| self.missing(dep, importer);
-            let mut pool = self.pool.clone();
-            pool::add_raw_files(&mut pool, raw, &origin, &missing)?;
-            pool::add_any_support(&mut pool)?;
-            self.pool = pool;
+            let missing = |dep: &str, importer: &str| missing_import(&origin, dep, importer);
+            pool::add_raw_files(&mut self.pool, raw, &origin, &missing)?;
             for &index in &closure {
                 self.entries[index].built = true;
             }
@@ -260,17 +261,29 @@ impl Files {
                     let entry = &self.entries[i];
                     !entry.built
                         && entry.extendees.iter().any(|extendee| {
-                            // A relative name (hand-written sets) cannot be
-                            // resolved from here: build the file to be sure.
-                            extendee
-                                .strip_prefix('.')
-                                .is_none_or(|name| pool.get_message_by_name(name).is_some())
+                            match extendee.strip_prefix('.') {
+                                // Custom options (`google.api.http`, …):
+                                // only `describe` shows them, and it
+                                // builds every file.
+                                Some(name) if name.starts_with("google.protobuf.") => false,
+                                Some(name) => pool.get_message_by_name(name).is_some(),
+                                // A relative name (hand-written sets)
+                                // cannot be resolved from here: build the
+                                // file to be sure.
+                                None => true,
+                            }
                         })
                 })
                 .collect();
         }
         Ok(())
     }
+}
+
+fn missing_import(origin: &str, dep: &str, importer: &str) -> String {
+    format!(
+        "{origin}: '{importer}' imports '{dep}', which is not in the schema (build the set with its imports: `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`)"
+    )
 }
 
 /// Each file's bytes of an encoded FileDescriptorSet, telling apart the
@@ -317,22 +330,101 @@ const FILE_MESSAGE: u32 = 4;
 const FILE_ENUM: u32 = 5;
 const FILE_SERVICE: u32 = 6;
 const FILE_EXTENSION: u32 = 7;
+const FILE_SYNTAX: u32 = 12;
+const FILE_EDITION: u32 = 14;
 const NAME: u32 = 1;
 const MESSAGE_NESTED: u32 = 3;
 const MESSAGE_EXTENSION: u32 = 6;
 const FIELD_EXTENDEE: u32 = 2;
 const SERVICE_METHOD: u32 = 2;
 
-/// What loading needs of one file, read from its bytes: the entry, and
-/// the full names of its top-level symbols.
-fn scan(raw: Bytes, label: &str) -> Result<(Entry, Vec<String>)> {
+impl Entry {
+    /// Whether this file defines `symbol` at its top level, or the
+    /// top-level symbol that encloses it (a method's service, a field's
+    /// message).
+    fn defines(&self, symbol: &str) -> bool {
+        let rest = if self.package.is_empty() {
+            symbol
+        } else {
+            match symbol
+                .strip_prefix(self.package.as_str())
+                .and_then(|r| r.strip_prefix('.'))
+            {
+                Some(rest) => rest,
+                None => return false,
+            }
+        };
+        let top = rest.split('.').next().unwrap_or(rest).as_bytes();
+        self.names
+            .iter()
+            .any(|&(at, len)| &self.raw[at..at + len] == top)
+    }
+}
+
+/// What loading needs of one file, read from its bytes in one pass that
+/// keeps nothing it does not need and stops reading each message at its
+/// name where that is all it needs.
+fn scan(raw: Bytes, label: &str) -> Result<Entry> {
+    use editions::Value;
     let malformed = |e: String| {
         Error::local(format!(
             "schema {label} is not a binary FileDescriptorSet (truncated or another format): {e}"
         ))
     };
-    let fields = editions::parse(&raw).map_err(malformed)?;
-    let name = editions::string_of(&fields, FILE_NAME).unwrap_or_default();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    // The name of a message, enum, service, method or field: its field 1.
+    fn name_in(bytes: &[u8]) -> std::result::Result<Option<&[u8]>, String> {
+        for field in editions::fields(bytes) {
+            if let editions::Field {
+                number: NAME,
+                value: editions::Value::Bytes(name),
+                ..
+            } = field?
+            {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    }
+    let mut name = String::new();
+    let mut package = String::new();
+    let mut deps = Vec::new();
+    let mut names = Vec::new();
+    let mut edition_fields = Vec::new();
+    let mut messages: Vec<&[u8]> = Vec::new();
+    let mut extensions: Vec<&[u8]> = Vec::new();
+    let mut service_bytes: Vec<&[u8]> = Vec::new();
+    for field in editions::fields(&raw) {
+        let field = field.map_err(malformed)?;
+        let bytes = match field.value {
+            Value::Bytes(bytes) => bytes,
+            _ => {
+                if field.number == FILE_EDITION {
+                    edition_fields.push(field);
+                }
+                continue;
+            }
+        };
+        match field.number {
+            FILE_NAME => name = text(bytes),
+            FILE_PACKAGE => package = text(bytes),
+            FILE_DEPENDENCY => deps.push(text(bytes)),
+            FILE_MESSAGE | FILE_ENUM | FILE_SERVICE | FILE_EXTENSION => {
+                if let Some(top) = name_in(bytes).map_err(malformed)? {
+                    let at = top.as_ptr() as usize - raw.as_ptr() as usize;
+                    names.push((at, top.len()));
+                }
+                match field.number {
+                    FILE_MESSAGE => messages.push(bytes),
+                    FILE_SERVICE => service_bytes.push(bytes),
+                    FILE_EXTENSION => extensions.push(bytes),
+                    _ => {}
+                }
+            }
+            FILE_SYNTAX => edition_fields.push(field),
+            _ => {}
+        }
+    }
     if name.is_empty() {
         return Err(Error::local(format!(
             "schema {label} is not a FileDescriptorSet: a file in it has no name"
@@ -340,70 +432,81 @@ fn scan(raw: Bytes, label: &str) -> Result<(Entry, Vec<String>)> {
     }
     // An edition rpcurl cannot lower is refused now, not when (and only
     // if) the file is built.
-    editions::editions_of_fields(&fields).map_err(|e| {
+    editions::editions_of_fields(&edition_fields).map_err(|e| {
         Error::local(format!(
             "schema {label}: file '{name}' (Protobuf Editions): {e}"
         ))
     })?;
-    let package = editions::string_of(&fields, FILE_PACKAGE).unwrap_or_default();
-    let full = |n: String| {
+    let full = |short: &[u8]| {
+        let short = String::from_utf8_lossy(short);
         if package.is_empty() {
-            n
+            short.into_owned()
         } else {
-            format!("{package}.{n}")
+            format!("{package}.{short}")
         }
     };
-    let name_of = |bytes: &[u8]| -> Result<String> {
-        let fields = editions::parse(bytes).map_err(malformed)?;
-        Ok(editions::string_of(&fields, NAME).unwrap_or_default())
-    };
-    let mut symbols = Vec::new();
     let mut services = Vec::new();
-    let mut extendees = Vec::new();
-    let deps = editions::all_bytes(&fields, FILE_DEPENDENCY)
-        .map(|d| String::from_utf8_lossy(d).into_owned())
-        .collect();
-    for bytes in editions::all_bytes(&fields, FILE_ENUM) {
-        symbols.push(full(name_of(bytes)?));
-    }
-    for bytes in editions::all_bytes(&fields, FILE_SERVICE) {
-        let service = editions::parse(bytes).map_err(malformed)?;
-        let methods = editions::all_bytes(&service, SERVICE_METHOD)
-            .map(name_of)
-            .collect::<Result<Vec<_>>>()?;
-        let service = full(editions::string_of(&service, NAME).unwrap_or_default());
-        symbols.push(service.clone());
+    for bytes in service_bytes {
+        let mut service = String::new();
+        let mut methods = Vec::new();
+        for field in editions::fields(bytes) {
+            match field.map_err(malformed)? {
+                editions::Field {
+                    number: NAME,
+                    value: Value::Bytes(b),
+                    ..
+                } => service = full(b),
+                editions::Field {
+                    number: SERVICE_METHOD,
+                    value: Value::Bytes(b),
+                    ..
+                } => methods.push(name_in(b).map_err(malformed)?.map(text).unwrap_or_default()),
+                _ => {}
+            }
+        }
         services.push((service, methods));
     }
-    let mut extensions: Vec<&[u8]> = editions::all_bytes(&fields, FILE_EXTENSION).collect();
-    for bytes in &extensions {
-        symbols.push(full(name_of(bytes)?));
-    }
     // Messages at every depth, for the extensions declared inside them.
-    let mut messages: Vec<&[u8]> = editions::all_bytes(&fields, FILE_MESSAGE).collect();
-    for bytes in &messages {
-        symbols.push(full(name_of(bytes)?));
-    }
     while let Some(bytes) = messages.pop() {
-        let message = editions::parse(bytes).map_err(malformed)?;
-        messages.extend(editions::all_bytes(&message, MESSAGE_NESTED));
-        extensions.extend(editions::all_bytes(&message, MESSAGE_EXTENSION));
-    }
-    for bytes in extensions {
-        let field = editions::parse(bytes).map_err(malformed)?;
-        if let Some(extendee) = editions::string_of(&field, FIELD_EXTENDEE) {
-            extendees.push(extendee);
+        for field in editions::fields(bytes) {
+            match field.map_err(malformed)? {
+                editions::Field {
+                    number: MESSAGE_NESTED,
+                    value: Value::Bytes(b),
+                    ..
+                } => messages.push(b),
+                editions::Field {
+                    number: MESSAGE_EXTENSION,
+                    value: Value::Bytes(b),
+                    ..
+                } => extensions.push(b),
+                _ => {}
+            }
         }
     }
-    let entry = Entry {
+    let mut extendees = Vec::new();
+    for bytes in extensions {
+        for field in editions::fields(bytes) {
+            if let editions::Field {
+                number: FIELD_EXTENDEE,
+                value: Value::Bytes(b),
+                ..
+            } = field.map_err(malformed)?
+            {
+                extendees.push(text(b));
+            }
+        }
+    }
+    Ok(Entry {
         name,
         raw,
+        package,
         deps,
+        names,
         services,
         extendees,
         built: false,
-    };
-    Ok((entry, symbols))
+    })
 }
 
 /// Two copies of a file agree when they define the same things; comments

@@ -268,8 +268,7 @@ impl Reflection {
                     "server reflection: '{importer}' imports '{dep}', which the server did not provide"
                 )
             },
-        )?;
-        pool::add_any_support(&mut self.pool)
+        )
     }
 
     /// Sends one request on the shared stream and waits for its answer,
