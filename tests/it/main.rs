@@ -22,5 +22,6 @@ mod interop;
 mod json_fidelity;
 mod layers;
 mod lookup;
+mod mcp;
 mod protocols;
 mod serve;

@@ -1,4 +1,4 @@
-//! Where `rpcurl serve` listens: a TCP address or a Unix socket, with TLS
+//! Where a server listens: a TCP address or a Unix socket, with TLS
 //! when given a certificate. HTTP/1.1 and HTTP/2 (h2c, or ALPN over TLS)
 //! share the one listener.
 
@@ -61,6 +61,19 @@ impl Listener {
             }
             Listener::Unix(_, path) => format!("unix:{}", path.display()),
         }
+    }
+
+    /// The IP address listened on (none for a Unix socket).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok().map(|a| a.ip()),
+            Listener::Unix(..) => None,
+        }
+    }
+
+    /// Only this machine can connect: a loopback address or a Unix socket.
+    pub fn is_loopback(&self) -> bool {
+        self.ip().is_none_or(|ip| ip.is_loopback())
     }
 
     pub async fn accept(&self) -> std::io::Result<(Box<dyn IoBox>, String)> {
