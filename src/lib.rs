@@ -70,10 +70,10 @@ pub mod harness {
     pub mod schema {
         pub use crate::schema::{Schema, suggest};
         pub mod files {
-            pub use crate::schema::files::decode;
+            pub use crate::schema::files::{Files, load};
         }
         pub mod pool {
-            pub use crate::schema::pool::{add_files, base};
+            pub use crate::schema::pool::base;
         }
     }
     pub use crate::status::Status;

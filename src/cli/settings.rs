@@ -32,6 +32,7 @@ pub fn session_options(
     schema: &SchemaArgs,
     server: Option<&ServerArgs>,
     request: Option<&RequestArgs>,
+    comments: bool,
 ) -> SessionOptions {
     let trace = match server {
         Some(s) => Trace::new(s.trace.verbose, s.trace.unredacted),
@@ -59,6 +60,7 @@ pub fn session_options(
         wire,
         user_agent: user_agent.unwrap_or_else(|| crate::headers::USER_AGENT.to_string()),
         trace,
+        comments,
     }
 }
 

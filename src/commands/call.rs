@@ -42,6 +42,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
         Some(&args.request),
         target.server.clone(),
         data_from_stdin,
+        false,
     )
     .await?;
     let print = print_options(&args);
@@ -117,7 +118,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
     };
     trace.summary();
     printer.flush()?;
-    match result {
+    let result = match result {
         Err(Error::Status(status)) => {
             let value =
                 output::status_json(&status, Some(&mut session.schema), &print.serialize).await;
@@ -125,7 +126,17 @@ pub async fn call(args: CallArgs) -> Result<()> {
             Err(Error::Reported(status.code.exit_code()))
         }
         other => other,
-    }
+    };
+    end_of_process(session);
+    result
+}
+
+/// The output is written and the process is about to end: freeing the
+/// session (its schema pools, thousands of small allocations, and the
+/// connection) would only delay the exit, by more than a short call's
+/// own work, so it is left to the operating system.
+fn end_of_process(session: session::Session) {
+    std::mem::forget(session);
 }
 
 fn print_options(args: &CallArgs) -> PrintOptions {
@@ -145,6 +156,7 @@ async fn list(args: &CallArgs, server: Option<target::Server>) -> Result<()> {
         Some(&args.request),
         server,
         false,
+        false,
     )
     .await?;
     let mut printer = print_options(args).printer(session::output(args.output.output.as_deref())?);
@@ -156,5 +168,7 @@ async fn list(args: &CallArgs, server: Option<target::Server>) -> Result<()> {
     for name in names {
         printer.line(&name)?;
     }
-    printer.flush()
+    printer.flush()?;
+    end_of_process(session);
+    Ok(())
 }

@@ -117,7 +117,8 @@ fn start_server() -> Result<String> {
         };
         runtime.block_on(async move {
             let started = async {
-                let pool = crate::schema::files::load(&["-".into()], &[], &mut &SCHEMA[..])?;
+                let pool = crate::schema::files::load(&["-".into()], &[], &mut &SCHEMA[..])?
+                    .into_pool()?;
                 let answers = Answers::new(
                     &pool,
                     Some(("the demo answers", RESPONSES.as_bytes())),

@@ -162,21 +162,23 @@ async fn open_tool_session(
             "no schema: give a server (TARGET, for reflection) or --schema",
         ));
     }
-    open_session(schema, Some(server_args), None, server, false).await
+    open_session(schema, Some(server_args), None, server, false, true).await
 }
 
 /// Opens a session from the flags: the one way every command gets one.
+/// `comments`: whether the command shows the schema's comments.
 async fn open_session(
     schema: &SchemaArgs,
     server_args: Option<&ServerArgs>,
     request: Option<&crate::cli::RequestArgs>,
     server: Option<Server>,
     data_from_stdin: bool,
+    comments: bool,
 ) -> Result<Session> {
     if let (Some(args), Some(server)) = (server_args, &server) {
         settings::check_tls(&args.tls, server)?;
     }
-    let options = settings::session_options(schema, server_args, request);
+    let options = settings::session_options(schema, server_args, request, comments);
     Session::open(options, server, data_from_stdin).await
 }
 
