@@ -30,6 +30,7 @@ mod output;
 mod serve;
 mod session;
 mod template;
+mod ui;
 // L6: the command line and its commands
 mod cli;
 mod commands;

@@ -195,6 +195,7 @@ pub struct HeaderArgs {
     #[arg(
         short = 'H',
         long = "header",
+        alias = "rpc-header",
         value_name = "HEADER",
         help_heading = "Headers and auth"
     )]
@@ -468,6 +469,14 @@ pub enum Command {
     /// in; each call is printed as the command line it stands for, then its
     /// output.
     Demo,
+    /// Serve a web page for calling the API: browse, fill a form, stream
+    ///
+    /// The schema comes from TARGET's reflection or --schema. The page
+    /// listens on loopback; the one line printed is its URL, which carries
+    /// an access token. Headers given here (-H, alias --rpc-header) are
+    /// sent on every call and shown masked. --timeout is the page's default
+    /// deadline. Runs until interrupted. See docs/ui.md.
+    Ui(UiArgs),
     /// Convert JSON (or text format, with --format text) on stdin to binary
     /// protobuf on stdout.
     Encode(EncodeArgs),
@@ -582,6 +591,28 @@ pub struct DecodeArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub messages: MessageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct UiArgs {
+    /// The API's server: a base URL (https://api.example.com) or host:port
+    /// (with --plaintext for no TLS).
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Where the page listens: HOST:PORT (port 0 picks a free port). A
+    /// non-loopback address is warned about.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Open the page in the browser (default: when stdout is a terminal).
+    #[arg(long, overrides_with = "no_open")]
+    pub open: bool,
+    /// Do not open a browser.
+    #[arg(long)]
+    pub no_open: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -728,6 +759,7 @@ const COMMANDS: &[&str] = &[
     "jsonschema",
     "export",
     "serve",
+    "ui",
     "demo",
     "encode",
     "decode",
@@ -822,6 +854,7 @@ impl Verb {
             Verb::Command(Command::Jsonschema(a)) => a.server.check(&a.schema, a.args.len() > 1),
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
+            Verb::Command(Command::Ui(a)) => a.server.check(&a.schema, a.target.is_some()),
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
             Verb::Command(Command::Demo) => Ok(()),
@@ -838,7 +871,10 @@ impl Verb {
             Verb::Command(Command::Jsonschema(a)) => &a.server,
             Verb::Command(Command::Export(a)) => &a.server,
             Verb::Command(Command::Serve(a)) => &a.server,
-            Verb::Command(Command::Encode(_) | Command::Decode(_) | Command::Demo) => {
+            // For `ui`, --timeout is the page's default deadline per call.
+            Verb::Command(
+                Command::Encode(_) | Command::Decode(_) | Command::Demo | Command::Ui(_),
+            ) => {
                 return None;
             }
         };

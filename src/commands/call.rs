@@ -89,6 +89,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
         call::CallOutput {
             print: &print,
             printer: &mut printer,
+            observer: None,
         },
         &mut session.schema,
     )

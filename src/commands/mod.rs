@@ -11,6 +11,7 @@ mod jsonschema;
 mod list;
 mod serve;
 mod template;
+mod ui;
 
 use std::future::Future;
 use std::io::Write;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             // For `serve`, --timeout is how long to serve: running out is
             // success.
             Verb::Command(Command::Serve(args)) => on_runtime(timeout, true, serve::serve(args)),
+            Verb::Command(Command::Ui(args)) => on_runtime(None, true, ui::ui(args)),
             // The demo runs a server and the client side by side, each on
             // its own runtime.
             Verb::Command(Command::Demo) => demo::demo(),

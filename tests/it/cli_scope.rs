@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "export",
     "serve",
     "demo",
+    "ui",
     "encode",
     "decode",
 ];

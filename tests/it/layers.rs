@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "template",
             "jsonschema",
             "serve",
+            "ui",
         ],
     ),
     ("L6 cli and commands", &["cli", "commands"]),

@@ -24,3 +24,4 @@ mod layers;
 mod lookup;
 mod protocols;
 mod serve;
+mod ui;

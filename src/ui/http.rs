@@ -1,0 +1,330 @@
+//! The page's HTTP side: the listener, the checks every request passes
+//! (token, Host, Origin), routing, and response bodies whole or streamed.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::State;
+use crate::error::Result;
+
+static INDEX: &str = include_str!("page/index.html");
+static SCRIPT: &str = include_str!("page/app.js");
+static STYLE: &str = include_str!("page/app.css");
+
+/// Largest request body the page sends (a request message in JSON).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Connections held at once: a browser opens a handful.
+const MAX_CONNECTIONS: usize = 64;
+/// Time for a request's headers (also between requests on a connection).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A response body: whole, or events sent as they happen.
+pub enum Body {
+    Whole(Option<Bytes>),
+    Stream(mpsc::UnboundedReceiver<Bytes>),
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+}
+
+pub type Answer = Response<Body>;
+
+/// Accepts connections until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, state: Rc<State>) -> Result<()> {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok();
+        let state = state.clone();
+        tokio::task::spawn_local(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(state, local, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Headers every answer carries: no caching, no framing, no referrer (the
+/// first URL holds the token), and only the page's own scripts.
+fn finish(mut response: Answer) -> Answer {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+pub fn whole(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
+    let mut response = Response::new(Body::Whole(Some(body.into())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+pub fn json_answer(value: &Value) -> Answer {
+    whole(StatusCode::OK, "application/json", value.to_string())
+}
+
+/// An error for the page: `{"error": "..."}`.
+pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Answer {
+    whole(
+        status,
+        "application/json",
+        json!({"error": message.to_string()}).to_string(),
+    )
+}
+
+fn forbidden(message: &str) -> Answer {
+    whole(
+        StatusCode::FORBIDDEN,
+        "text/plain; charset=utf-8",
+        format!("{message}\n"),
+    )
+}
+
+/// Why a request is refused, if it is.
+fn refusal(
+    state: &State,
+    local: Option<SocketAddr>,
+    request: &Request<Incoming>,
+) -> Option<&'static str> {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let local_host = local.map(|a| a.to_string());
+    if !state.hosts.iter().any(|h| h == host) && local_host.as_deref() != Some(host) {
+        return Some("refused: the Host header does not name this server (DNS rebinding?)");
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    // Browsers send Origin on every POST; a cross-site one is refused, and
+    // so is any cross-site request the browser labels as such.
+    if let Some(origin) = origin
+        && origin != format!("http://{host}")
+    {
+        return Some("refused: cross-origin request");
+    }
+    if request.method() != Method::GET && origin.is_none() {
+        let site = headers.get("sec-fetch-site").and_then(|h| h.to_str().ok());
+        if site.is_some_and(|s| s != "same-origin" && s != "none") {
+            return Some("refused: cross-origin request");
+        }
+    }
+    None
+}
+
+/// Whether the request carries the token: in the cookie or the
+/// `X-Rpcurl-Token` header.
+fn has_token(state: &State, request: &Request<Incoming>) -> bool {
+    let headers = request.headers();
+    if headers
+        .get("x-rpcurl-token")
+        .is_some_and(|v| same(v.as_bytes(), state.token.as_bytes()))
+    {
+        return true;
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == state.cookie && same(value.as_bytes(), state.token.as_bytes()))
+}
+
+/// Compares in time that does not depend on where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+async fn handle(state: Rc<State>, local: Option<SocketAddr>, request: Request<Incoming>) -> Answer {
+    if let Some(why) = refusal(&state, local, &request) {
+        return finish(forbidden(why));
+    }
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    // The printed URL: the token moves to a cookie and out of the address
+    // bar (and history).
+    if request.method() == Method::GET
+        && path == "/"
+        && let Some(token) = query_param(&query, "token")
+    {
+        if !same(token.as_bytes(), state.token.as_bytes()) {
+            return finish(forbidden(
+                "wrong access token: open the URL rpcurl ui printed",
+            ));
+        }
+        let mut response = whole(StatusCode::SEE_OTHER, "text/plain", "");
+        let cookie = format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict",
+            state.cookie, state.token
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        response
+            .headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static("/"));
+        return finish(response);
+    }
+    if !has_token(&state, &request) {
+        return finish(forbidden(
+            "no access token: open the URL rpcurl ui printed (it carries the token)",
+        ));
+    }
+    let method = request.method().clone();
+    let body = if method == Method::POST {
+        match read_body(request).await {
+            Ok(body) => body,
+            Err(answer) => return finish(answer),
+        }
+    } else {
+        Value::Null
+    };
+    finish(route(&state, &method, &path, &query, body).await)
+}
+
+async fn read_body(request: Request<Incoming>) -> std::result::Result<Value, Answer> {
+    let limited = http_body_util::Limited::new(request.into_body(), MAX_BODY);
+    let bytes = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request: {e}"),
+            ));
+        }
+    };
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("the request is not JSON: {e}"),
+        )
+    })
+}
+
+async fn route(state: &Rc<State>, method: &Method, path: &str, query: &str, body: Value) -> Answer {
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    match path {
+        "/" if get => whole(StatusCode::OK, "text/html; charset=utf-8", INDEX),
+        "/app.js" if get => whole(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
+        "/app.css" if get => whole(StatusCode::OK, "text/css; charset=utf-8", STYLE),
+        "/api/schema" if get => json_answer(&super::model::schema(state)),
+        "/api/method" if get => {
+            let name = query_param(query, "name").unwrap_or_default();
+            match super::model::method(state, &name) {
+                Ok(value) => json_answer(&value),
+                Err(e) => error(StatusCode::NOT_FOUND, e),
+            }
+        }
+        "/api/type" if get => {
+            let name = query_param(query, "name").unwrap_or_default();
+            match super::model::message_type(state, &name) {
+                Some(value) => json_answer(&value),
+                None => error(StatusCode::NOT_FOUND, format!("no message type {name}")),
+            }
+        }
+        "/api/reload" if post => match super::Loaded::open(&state.options).await {
+            Ok(loaded) => {
+                *state.loaded.borrow_mut() = Rc::new(loaded);
+                json_answer(&super::model::schema(state))
+            }
+            Err(e) => error(StatusCode::BAD_GATEWAY, format!("reload failed: {e}")),
+        },
+        "/api/call" if post => super::calls::start(state, body).await,
+        "/api/history" if get => json_answer(&state.history.list()),
+        "/api/history/clear" if post => match state.history.clear() {
+            Ok(()) => json_answer(&json!({"cleared": true})),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        },
+        "/api/command" if post => match super::command::commands(state, &body) {
+            Ok(value) => json_answer(&value),
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
+        },
+        _ => {
+            if let Some(rest) = path.strip_prefix("/api/call/")
+                && post
+                && let Some((id, action)) = rest.split_once('/')
+                && let Ok(id) = id.parse::<u64>()
+            {
+                return super::calls::act(state, id, action, body).await;
+            }
+            error(StatusCode::NOT_FOUND, format!("no such page: {path}"))
+        }
+    }
+}
