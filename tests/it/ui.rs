@@ -584,3 +584,103 @@ fn browser_against_grpc_core() {
     let ui = ui_for(&format!("http://127.0.0.1:{}", server.port));
     browser(&ui, "grpcio");
 }
+
+/// Runs a copied command line in a shell, with the named program replaced
+/// by `binary` and the secrets it refers to set in the environment.
+fn run_copied(line: &str, program: &str, binary: &std::path::Path) -> serde_json::Value {
+    let line = line.replacen(program, &format!("'{}'", binary.display()), 1);
+    let run = std::process::Command::new("sh")
+        .args(["-c", &line])
+        .env("AUTHORIZATION", "Bearer from-env")
+        .output()
+        .expect("sh");
+    assert!(
+        run.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{line} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&run.stdout)
+        )
+    })
+}
+
+#[test]
+fn copied_commands_run_in_grpcurl_and_buf_curl() {
+    let serve = serve();
+    let ui = ui_for(&serve.url);
+    let commands = ui.post_json(
+        "/api/command",
+        &json!({
+            "method": "rpcurl.test.v1.TestService/Echo",
+            "protocol": "grpc",
+            "timeout": "10s",
+            "metadata": [["x-page", "copied"]],
+            "body": "{\"fString\": \"it's copied\", \"color\": \"COLOR_RED\"}",
+        }),
+    );
+    let grpcurl = commands["grpcurl"].as_str().expect("grpcurl");
+    let answer = run_copied(grpcurl, "grpcurl", &crate::support::python::grpcurl());
+    assert_eq!(answer["fString"], "it's copied");
+    let buf = commands["buf"].as_str().expect("buf");
+    let answer = run_copied(buf, "buf", &crate::support::node::buf());
+    assert_eq!(answer["color"], "COLOR_RED");
+    // Both sent the headers of the command line and of the page.
+    let logs: Vec<_> = serve
+        .log()
+        .into_iter()
+        .filter(|l| l["method"] == "rpcurl.test.v1.TestService/Echo")
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    for log in logs {
+        assert_eq!(log["headers"]["x-page"], "copied");
+        assert_eq!(log["headers"]["x-team"], "blue");
+        assert_eq!(log["headers"]["authorization"], "<redacted>");
+    }
+}
+
+#[test]
+fn schema_from_files_as_the_demo_says() {
+    let serve = serve();
+    // The newcomer's command: the schema from the descriptor set, no
+    // reflection.
+    let ui = Ui::start(&["--schema", &test_schema(), &serve.url]);
+    let schema = ui.get_json("/api/schema");
+    let names: Vec<&str> = schema["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["rpcurl.test.v1.TestService"]);
+    let mut call = ui.call(&json!({
+        "method": "rpcurl.test.v1.TestService/Echo",
+        "protocol": "connect",
+        "request": {"ts": "2024-01-01T00:00:00Z", "dur": "1.5s"},
+    }));
+    let events = call.until("end");
+    let message = events
+        .iter()
+        .find(|e| e["type"] == "message")
+        .expect("message");
+    assert_eq!(message["message"]["dur"], "1.500s");
+    assert!(
+        serve
+            .log()
+            .iter()
+            .all(|l| !l["method"].as_str().unwrap_or("").contains("Reflection"))
+    );
+
+    // Without a server the page still browses; a call says why it cannot.
+    let offline = Ui::start(&["--schema", &test_schema()]);
+    assert!(offline.get_json("/api/schema")["server"].is_null());
+    let answer = offline.request(
+        "POST",
+        "/api/call",
+        Some(&json!({"method": "rpcurl.test.v1.TestService/Echo"}).to_string()),
+    );
+    assert_eq!(answer.status, 400);
+    contains(&answer.text(), "no server");
+}

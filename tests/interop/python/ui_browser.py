@@ -219,6 +219,15 @@ def run(url, server, shots):
         check("first message at" in p.css("#timings").text, p.css("#timings").text)
         p.shot("03-unary")
 
+        # Any: choose a type, fill its form.
+        Select(p.css('select[data-any="any"]')).select_by_value("rpcurl.test.v1.Everything.Nested")
+        p.until("the Any's form", lambda: p.all('input[data-path="any.label"]'))
+        p.fill('input[data-path="any.label"]', "inside any")
+        check(p.editor_json()["any"] == {"@type": "type.googleapis.com/rpcurl.test.v1.Everything.Nested", "label": "inside any"},
+              f"the Any in JSON: {p.editor_json().get('any')}")
+        p.send_and_wait("OK")
+        check("inside any" in p.received()[0].text, p.received()[0].text)
+
         # Server stream: messages show as they arrive.
         p.pick("rpcurl.test.v1.TestService/Count")
         p.set_json({"count": 3, "intervalMs": 1000, "text": "live"})
@@ -247,6 +256,20 @@ def run(url, server, shots):
         p.shot("05-bidi")
         p.click("#close")
         p.until("the end of the chat", lambda: p.status_code() == "OK")
+
+        # Client stream: two messages, then half-close for the answer.
+        p.pick("rpcurl.test.v1.TestService/Sum")
+        p.click("#send")
+        p.until("the stream to open", lambda: p.css("#stream-send").is_displayed())
+        for value in ["2", "5"]:
+            p.set_json({"value": value})
+            p.click("#stream-send")
+        p.until("both messages sent", lambda: len(p.all("#events .event.sent")) == 2)
+        check(not p.received(), "no answer before the half-close")
+        p.click("#close")
+        p.until("the sum", lambda: p.status_code() == "OK")
+        if server == "grpcio":
+            check('"7"' in p.received()[0].text, p.received()[0].text)
 
         # An error with its details.
         p.pick("rpcurl.test.v1.TestService/Fail")
