@@ -68,7 +68,7 @@ pub struct CallOutput<'a> {
     pub printer: &'a mut Printer,
     /// Told of metadata and each message's arrival, for front ends that
     /// show more than the printed messages (the web page of `ui`).
-    pub observer: Option<&'a mut dyn Observer>,
+    pub observer: Option<&'a mut (dyn Observer + Send)>,
 }
 
 /// What happens on the wire, as it happens: response headers, each

@@ -13,6 +13,7 @@ mod target;
 mod trace;
 mod units;
 // L1, L2: transport and protocols
+mod listen;
 mod protocol;
 mod transport;
 // L3: schema

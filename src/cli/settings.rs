@@ -236,7 +236,7 @@ pub fn serve_options(args: &ServeArgs) -> ServeOptions {
         unredacted: args.server.trace.unredacted,
         max_request: args.max_msg_size.unwrap_or(protocol::DEFAULT_MAX_RECEIVE),
         allow_unknown_fields: args.allow_unknown_fields,
-        limits: crate::serve::Limits {
+        limits: crate::listen::Limits {
             idle_timeout: args.idle_timeout,
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         },

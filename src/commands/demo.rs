@@ -5,7 +5,8 @@
 
 use crate::cli;
 use crate::error::{EXIT_LOCAL, Error, Result};
-use crate::serve::{self, Answers, Config, Listener};
+use crate::listen::Listener;
+use crate::serve::{self, Answers, Config};
 
 static SCHEMA: &[u8] = include_bytes!("../../descriptors/test.binpb");
 static RESPONSES: &str = include_str!("../../descriptors/demo-responses.json");
@@ -135,7 +136,7 @@ fn start_server() -> Result<String> {
                     max_request: crate::protocol::DEFAULT_MAX_RECEIVE,
                     allow_unknown_fields: false,
                     tls: None,
-                    limits: serve::Limits::default(),
+                    limits: crate::listen::Limits::default(),
                 };
                 let listener = Listener::bind("127.0.0.1:0").await?;
                 let url = listener.url(false);

@@ -10,34 +10,31 @@
 mod answers;
 mod builtin;
 mod call;
-mod listen;
 mod log;
 mod routes;
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Frame;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use prost_reflect::DescriptorPool;
 use tokio::sync::mpsc;
 
 use crate::protocol::server::{self as wire, End, Framing};
 pub use answers::Answers;
 use call::{Call, Event};
-pub use listen::Listener;
 use log::CallInfo;
 pub use log::Log;
 use routes::Routes;
 
 use crate::error::{Error, Result};
+use crate::listen::{self, Limits, Listener, Trouble};
 use crate::status::{Code, Status};
 
 /// Everything a server needs besides its listener.
@@ -51,36 +48,6 @@ pub struct Config {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub limits: Limits,
 }
-
-/// What one client may hold of the listener.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// A connection with no call in flight for this long is closed
-    /// (HTTP/2: GOAWAY first).
-    pub idle_timeout: Duration,
-    /// Connections open at once; more are closed as soon as accepted.
-    pub max_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            idle_timeout: Duration::from_secs(60),
-            max_connections: 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// Time for a TLS handshake, an HTTP/2 preface or an HTTP/1.1 request's
-    /// headers (on HTTP/1.1, counted from when the connection waits for
-    /// them, so also between requests).
-    pub fn handshake_timeout(&self) -> Duration {
-        self.idle_timeout.min(HANDSHAKE_TIMEOUT)
-    }
-}
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by every call.
 pub struct Shared {
@@ -132,203 +99,26 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<()> {
     let limits = shared.limits;
-    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    // Each trouble is logged once, not once per connection.
-    let mut accept_failing = false;
-    let mut refusing = false;
-    loop {
-        let (io, peer) = match listener.accept().await {
-            Ok(accepted) => {
-                accept_failing = false;
-                accepted
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: wait, do not spin.
-                if !accept_failing {
-                    log::emit(&serde_json::json!({
-                        "time": log::now(),
-                        "error": format!("accept failed: {e} (retrying every 100ms)"),
-                    }));
-                }
-                accept_failing = true;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+    let quiet = !shared.log.enabled;
+    let report = move |trouble: Trouble| {
+        // Accept failures and refused connections concern the server
+        // itself, so they are logged even with -q.
+        let (peer, error) = match trouble {
+            Trouble::Accept(error) => (None, error),
+            Trouble::Refusing { peer, error } => (Some(peer), error),
+            Trouble::Handshake { .. } if quiet => return,
+            Trouble::Handshake { peer, error } => (Some(peer), error),
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            if !refusing {
-                log::emit(&serde_json::json!({
-                    "time": log::now(),
-                    "peer": peer,
-                    "error": format!(
-                        "refusing connections: --max-connections {} are open \
-                         (logged once until one is accepted again)",
-                        limits.max_connections
-                    ),
-                }));
-            }
-            refusing = true;
-            drop(io);
-            continue;
-        };
-        refusing = false;
-        let shared = shared.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            match tls {
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(limits.handshake_timeout(), acceptor.accept(io));
-                    match handshake.await {
-                        Ok(Ok(stream)) => connection(stream, peer, shared).await,
-                        Ok(Err(e)) if shared.log.enabled => log::emit(&serde_json::json!({
-                            "time": log::now(),
-                            "peer": peer,
-                            "error": format!("TLS handshake failed: {e}"),
-                        })),
-                        Err(_) if shared.log.enabled => log::emit(&serde_json::json!({
-                            "time": log::now(),
-                            "peer": peer,
-                            "error": format!(
-                                "TLS handshake took longer than {:?}",
-                                limits.handshake_timeout()
-                            ),
-                        })),
-                        _ => {}
-                    }
-                }
-                None => connection(io, peer, shared).await,
-            }
-        });
-    }
-}
-
-/// What a connection is doing, for the idle timeout: calls in flight, and
-/// when the last one ended (milliseconds since the connection opened).
-#[derive(Default)]
-struct Activity {
-    calls: AtomicUsize,
-    last_end_ms: AtomicU64,
-}
-
-/// Held by a call from its request to the end of its response body.
-struct InFlight {
-    activity: Arc<Activity>,
-    opened: Instant,
-}
-
-impl InFlight {
-    fn new(activity: Arc<Activity>, opened: Instant) -> InFlight {
-        activity.calls.fetch_add(1, Ordering::SeqCst);
-        InFlight { activity, opened }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        // At least 1: 0 means that no call has ended yet.
-        let now = u64::try_from(self.opened.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        self.activity.last_end_ms.store(now, Ordering::SeqCst);
-        self.activity.calls.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A response body that keeps its call counted as in flight.
-struct Tracked {
-    body: Body,
-    _in_flight: InFlight,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-async fn connection<I>(io: I, peer: String, shared: Arc<Shared>)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let limits = shared.limits;
-    let peer: Arc<str> = peer.into();
-    let opened = Instant::now();
-    let activity = Arc::new(Activity::default());
-    let tracking = activity.clone();
-    let service = hyper::service::service_fn(move |request| {
-        let in_flight = InFlight::new(tracking.clone(), opened);
-        let answer = handle(shared.clone(), peer.clone(), request);
-        async move {
-            let response = answer.await?;
-            Ok::<_, Infallible>(response.map(|body| Tracked {
-                body,
-                _in_flight: in_flight,
-            }))
+        let mut line = serde_json::json!({ "time": log::now(), "error": error });
+        if let Some(peer) = peer {
+            line["peer"] = peer.into();
         }
-    });
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    // A request's headers must come in time (a client that sends half of
-    // them holds the connection otherwise).
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.handshake_timeout());
-    builder.http2().timer(TokioTimer::new());
-    // h2 closes connections ("too_many_data_frames") when small DATA frames
-    // are buffered beyond a budget of half the connection window; clients
-    // that stream many small messages send exactly those. With the stream
-    // window at its default (64 KiB), an 8 MiB connection window keeps the
-    // budget above what one stream can buffer even with 5-byte frames.
-    builder
-        .http2()
-        .initial_connection_window_size(8 * 1024 * 1024);
-    let connection = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    // Closes the connection once no call has been in flight for the idle
-    // timeout (before the first call, the handshake timeout): HTTP/2 gets
-    // a GOAWAY, then a moment to send it.
-    loop {
-        let ended = activity.last_end_ms.load(Ordering::SeqCst);
-        let deadline = if activity.calls.load(Ordering::SeqCst) > 0 {
-            None
-        } else if ended == 0 {
-            Some(opened + limits.handshake_timeout())
-        } else {
-            Some(opened + Duration::from_millis(ended) + limits.idle_timeout)
-        };
-        let wake = match deadline {
-            Some(deadline) if Instant::now() >= deadline => {
-                connection.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(1), connection.as_mut()).await;
-                return;
-            }
-            Some(deadline) => deadline,
-            // Look again after a call has had the time to end.
-            None => Instant::now() + limits.idle_timeout,
-        };
-        tokio::select! {
-            // A client that goes away mid-call is normal for a server:
-            // nothing to report.
-            _ = connection.as_mut() => return,
-            _ = tokio::time::sleep_until(wake.into()) => {}
-        }
-    }
+        log::emit(&line);
+    };
+    listen::serve(listener, tls, limits, report, move |request, peer| {
+        handle(shared.clone(), peer, request)
+    })
+    .await
 }
 
 /// The response body of a call: its events, framed, several per frame.

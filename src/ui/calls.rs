@@ -16,7 +16,6 @@
 //! (`{"message":…}`), `/close` and `/cancel`.
 
 use std::io::Write;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,14 +37,19 @@ use crate::status::Code;
 
 type Batch = Vec<Result<Request>>;
 
+/// A lock that a panicking holder cannot poison for the others.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A client or bidi stream the page still writes to.
 pub struct Live {
-    sender: std::cell::RefCell<Option<mpsc::Sender<Batch>>>,
-    cancel: std::cell::RefCell<Option<oneshot::Sender<()>>>,
+    sender: Mutex<Option<mpsc::Sender<Batch>>>,
+    cancel: Mutex<Option<oneshot::Sender<()>>>,
     input: MessageDescriptor,
     events: Arc<Mutex<Events>>,
     /// The messages sent, for the history.
-    sent: std::cell::RefCell<Vec<Value>>,
+    sent: Mutex<Vec<Value>>,
 }
 
 /// What the page asks for.
@@ -147,18 +151,18 @@ struct Watch(Arc<Mutex<Events>>);
 
 impl Observer for Watch {
     fn headers(&mut self, headers: &HeaderMap) {
-        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let events = lock(&self.0);
         events.send(json!({"type": "headers", "headers": header_list(headers), "ms": events.ms()}));
     }
 
     fn message(&mut self, size: usize) {
-        let mut events = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut events = lock(&self.0);
         let ms = events.ms();
         events.pending.push_back((size, ms));
     }
 
     fn trailers(&mut self, trailers: &HeaderMap) {
-        let events = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let events = lock(&self.0);
         events.send(
             json!({"type": "trailers", "trailers": header_list(trailers), "ms": events.ms()}),
         );
@@ -177,7 +181,7 @@ impl Write for Lines {
         self.partial.extend_from_slice(buf);
         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
-            let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            let mut events = lock(&self.events);
             let (size, ms) = events.pending.pop_front().unwrap_or((0, events.ms()));
             events.count += 1;
             let text = String::from_utf8_lossy(&line[..line.len() - 1]);
@@ -199,16 +203,16 @@ impl Write for Lines {
 }
 
 /// `POST /api/call`: starts a call and answers with its events.
-pub async fn start(state: &Rc<State>, body: Value) -> Answer {
+pub async fn start(state: &Arc<State>, body: Value) -> Answer {
     match prepare(state, body).await {
         Ok(answer) => answer,
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
 
-async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
+async fn prepare(state: &Arc<State>, body: Value) -> Result<Answer> {
     let ask = ask(&body)?;
-    let loaded = state.loaded.borrow().clone();
+    let loaded = state.loaded();
     let method = model::find_method(&loaded.pool, &ask.method)?;
     let input_desc = method.input();
     let streams_in = method.is_client_streaming();
@@ -254,8 +258,9 @@ async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
         method: method.clone(),
         source: Source::Files,
     };
-    let id = state.next_id.get();
-    state.next_id.set(id + 1);
+    let id = state
+        .next_id
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let (tx, rx) = mpsc::unbounded_channel();
     let events = Arc::new(Mutex::new(Events {
         tx: tx.clone(),
@@ -269,12 +274,12 @@ async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
         .send(json!({"type": "start", "id": id, "kind": model::kind(&method)}));
     let (requests, live) = if streams_in {
         let (sender, receiver) = mpsc::channel::<Batch>(16);
-        let live = Rc::new(Live {
-            sender: std::cell::RefCell::new(Some(sender)),
-            cancel: std::cell::RefCell::new(None),
+        let live = Arc::new(Live {
+            sender: Mutex::new(Some(sender)),
+            cancel: Mutex::new(None),
             input: input_desc.clone(),
             events: events.clone(),
-            sent: std::cell::RefCell::new(Vec::new()),
+            sent: Mutex::new(Vec::new()),
         });
         (Requests::streaming(receiver), Some(live))
     } else {
@@ -283,18 +288,18 @@ async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
     let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
     match &live {
         Some(live) => {
-            *live.cancel.borrow_mut() = Some(cancel_tx);
-            state.calls.borrow_mut().insert(id, live.clone());
+            *lock(&live.cancel) = Some(cancel_tx);
+            lock(&state.calls).insert(id, live.clone());
         }
         None => {
-            state.calls.borrow_mut().insert(
+            lock(&state.calls).insert(
                 id,
-                Rc::new(Live {
-                    sender: std::cell::RefCell::new(None),
-                    cancel: std::cell::RefCell::new(Some(cancel_tx)),
+                Arc::new(Live {
+                    sender: Mutex::new(None),
+                    cancel: Mutex::new(Some(cancel_tx)),
                     input: input_desc.clone(),
                     events: events.clone(),
-                    sent: std::cell::RefCell::new(Vec::new()),
+                    sent: Mutex::new(Vec::new()),
                 }),
             );
         }
@@ -311,7 +316,7 @@ async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
         "request": ask.request,
     });
     let state = state.clone();
-    tokio::task::spawn_local(async move {
+    tokio::spawn(async move {
         let print = PrintOptions {
             format: Format::Json,
             include: false,
@@ -363,17 +368,17 @@ async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
             None => json!({"code": Code::Cancelled.name(), "message": "cancelled from the page"}),
         };
         let (ms, count) = {
-            let events = events.lock().unwrap_or_else(|e| e.into_inner());
+            let events = lock(&events);
             let (ms, count) = (events.ms(), events.count);
             events.send(json!({"type": "end", "status": status, "ms": ms, "messages": count}));
             (ms, count)
         };
-        let live = state.calls.borrow_mut().remove(&id);
+        let live = lock(&state.calls).remove(&id);
         let mut record = record;
         if let Some(live) = live
             && streams_in
         {
-            record["requests"] = Value::Array(live.sent.borrow().clone());
+            record["requests"] = Value::Array(lock(&live.sent).clone());
         }
         record["status"] = status["code"].clone();
         record["statusMessage"] = status["message"].clone();
@@ -390,13 +395,13 @@ async fn prepare(state: &Rc<State>, body: Value) -> Result<Answer> {
 }
 
 /// `POST /api/call/ID/send|close|cancel`.
-pub async fn act(state: &Rc<State>, id: u64, action: &str, body: Value) -> Answer {
-    let Some(live) = state.calls.borrow().get(&id).cloned() else {
+pub async fn act(state: &Arc<State>, id: u64, action: &str, body: Value) -> Answer {
+    let Some(live) = lock(&state.calls).get(&id).cloned() else {
         return error(StatusCode::NOT_FOUND, format!("no call {id} in progress"));
     };
     match action {
         "send" => {
-            let sender = live.sender.borrow().clone();
+            let sender = lock(&live.sender).clone();
             let Some(sender) = sender else {
                 return error(
                     StatusCode::CONFLICT,
@@ -415,22 +420,22 @@ pub async fn act(state: &Rc<State>, id: u64, action: &str, body: Value) -> Answe
                 return error(StatusCode::CONFLICT, "the call has ended");
             }
             let index = {
-                let mut sent = live.sent.borrow_mut();
+                let mut sent = lock(&live.sent);
                 sent.push(body["message"].clone());
                 sent.len()
             };
-            let events = live.events.lock().unwrap_or_else(|e| e.into_inner());
+            let events = lock(&live.events);
             events.send(json!({"type": "sent", "index": index, "ms": events.ms()}));
             json_answer(&json!({"index": index}))
         }
         "close" => {
-            live.sender.borrow_mut().take();
-            let events = live.events.lock().unwrap_or_else(|e| e.into_inner());
+            lock(&live.sender).take();
+            let events = lock(&live.events);
             events.send(json!({"type": "closed", "ms": events.ms()}));
             json_answer(&json!({"closed": true}))
         }
         "cancel" => {
-            if let Some(cancel) = live.cancel.borrow_mut().take() {
+            if let Some(cancel) = lock(&live.cancel).take() {
                 let _ = cancel.send(());
             }
             json_answer(&json!({"cancelled": true}))

@@ -66,7 +66,7 @@ fn header_word(name: &str, value: &str) -> String {
 /// `timeout`, `metadata` and `body` (the request JSON as text; several
 /// messages one after another for client streams).
 pub fn commands(state: &State, ask: &Value) -> Result<Value> {
-    let loaded = state.loaded.borrow().clone();
+    let loaded = state.loaded();
     let name = ask["method"]
         .as_str()
         .ok_or_else(|| Error::usage("no method given"))?;

@@ -2,9 +2,8 @@
 //! (token, Host, Origin), routing, and response bodies whole or streamed.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,12 +12,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::State;
 use crate::error::Result;
+use crate::listen::{self, Limits, Listener, Trouble};
 
 static INDEX: &str = include_str!("page/index.html");
 static SCRIPT: &str = include_str!("page/app.js");
@@ -28,8 +27,9 @@ static STYLE: &str = include_str!("page/app.css");
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Connections held at once: a browser opens a handful.
 const MAX_CONNECTIONS: usize = 64;
-/// Time for a request's headers (also between requests on a connection).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in flight is closed after this long; a
+/// streamed answer counts as in flight.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A response body: whole, or events sent as they happen.
 pub enum Body {
@@ -54,37 +54,25 @@ impl http_body::Body for Body {
 
 pub type Answer = Response<Body>;
 
-/// Accepts connections until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, state: Rc<State>) -> Result<()> {
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(_) => {
-                // Out of file descriptors and the like: wait, do not spin.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+/// Serves the page until the process ends, with the limits every
+/// listener has (`listen::serve`).
+pub async fn serve(listener: Listener, state: Arc<State>) -> Result<()> {
+    let limits = Limits {
+        idle_timeout: IDLE_TIMEOUT,
+        max_connections: MAX_CONNECTIONS,
+    };
+    let report = |trouble: Trouble| {
+        let text = match trouble {
+            Trouble::Accept(error) => error,
+            Trouble::Refusing { error, .. } | Trouble::Handshake { error, .. } => error,
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().ok();
+        eprintln!("rpcurl ui: {text}");
+    };
+    listen::serve(listener, None, limits, report, move |request, _peer| {
         let state = state.clone();
-        tokio::task::spawn_local(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(state, local, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { Ok::<_, Infallible>(handle(state, request).await) }
+    })
+    .await
 }
 
 /// Headers every answer carries: no caching, no framing, no referrer (the
@@ -142,18 +130,20 @@ fn forbidden(message: &str) -> Answer {
 }
 
 /// Why a request is refused, if it is.
-fn refusal(
-    state: &State,
-    local: Option<SocketAddr>,
-    request: &Request<Incoming>,
-) -> Option<&'static str> {
+fn refusal(state: &State, request: &Request<Incoming>) -> Option<&'static str> {
     let headers = request.headers();
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let local_host = local.map(|a| a.to_string());
-    if !state.hosts.iter().any(|h| h == host) && local_host.as_deref() != Some(host) {
+    // Listening on every interface, the page is also reached by any of the
+    // machine's addresses; a DNS name is never an IP address, so this
+    // still shuts out rebinding.
+    let by_address = state.address.ip().is_unspecified()
+        && host
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.port() == state.address.port());
+    if !state.hosts.iter().any(|h| h == host) && !by_address {
         return Some("refused: the Host header does not name this server (DNS rebinding?)");
     }
     let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
@@ -208,8 +198,8 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
-async fn handle(state: Rc<State>, local: Option<SocketAddr>, request: Request<Incoming>) -> Answer {
-    if let Some(why) = refusal(&state, local, &request) {
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Answer {
+    if let Some(why) = refusal(&state, &request) {
         return finish(forbidden(why));
     }
     let path = request.uri().path().to_string();
@@ -277,7 +267,13 @@ async fn read_body(request: Request<Incoming>) -> std::result::Result<Value, Ans
     })
 }
 
-async fn route(state: &Rc<State>, method: &Method, path: &str, query: &str, body: Value) -> Answer {
+async fn route(
+    state: &Arc<State>,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: Value,
+) -> Answer {
     let get = method == Method::GET;
     let post = method == Method::POST;
     match path {
@@ -301,7 +297,7 @@ async fn route(state: &Rc<State>, method: &Method, path: &str, query: &str, body
         }
         "/api/reload" if post => match super::Loaded::open(&state.options).await {
             Ok(loaded) => {
-                *state.loaded.borrow_mut() = Rc::new(loaded);
+                *state.loaded.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
                 json_answer(&super::model::schema(state))
             }
             Err(e) => error(StatusCode::BAD_GATEWAY, format!("reload failed: {e}")),

@@ -17,16 +17,17 @@ mod history;
 mod http;
 mod model;
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prost_reflect::DescriptorPool;
 
 use crate::error::{Error, Result};
+use crate::listen::Listener;
 use crate::session::{Session, SessionOptions};
 use crate::target::Server;
 
@@ -37,7 +38,7 @@ pub struct UiOptions {
     /// The API's server; the schema may also come from files alone.
     pub server: Option<Server>,
     /// Builds the session's options; called again on every reload.
-    pub session: Box<dyn Fn() -> SessionOptions>,
+    pub session: Box<dyn Fn() -> SessionOptions + Send + Sync>,
     /// The deadline the page starts with (--timeout).
     pub timeout: Option<Duration>,
     /// Open the page in a browser.
@@ -90,8 +91,7 @@ impl Loaded {
     }
 }
 
-/// State shared by every request (one thread: calls and connections run
-/// on a `LocalSet`).
+/// State shared by every request.
 struct State {
     options: UiOptions,
     token: String,
@@ -100,21 +100,38 @@ struct State {
     cookie: String,
     /// `Host` values this server answers to.
     hosts: Vec<String>,
-    loaded: RefCell<Rc<Loaded>>,
-    calls: RefCell<HashMap<u64, Rc<calls::Live>>>,
-    next_id: Cell<u64>,
+    /// The listen address: when it is every interface, a `Host` that is an
+    /// IP address with this port is this server too.
+    address: SocketAddr,
+    loaded: Mutex<Arc<Loaded>>,
+    calls: Mutex<HashMap<u64, Arc<calls::Live>>>,
+    next_id: AtomicU64,
     history: history::History,
+}
+
+impl State {
+    fn loaded(&self) -> Arc<Loaded> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Runs the page's server until the process is interrupted.
 pub async fn run(options: UiOptions) -> Result<()> {
     let loaded = Loaded::open(&options).await?;
-    let listener = tokio::net::TcpListener::bind(&options.listen)
-        .await
-        .map_err(|e| Error::local(format!("cannot listen on {}: {e}", options.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Error::local(format!("cannot listen on {}: {e}", options.listen)))?;
+    let listener = Listener::bind(&options.listen).await?;
+    let address = match &listener {
+        Listener::Tcp(tcp) => tcp
+            .local_addr()
+            .map_err(|e| Error::local(format!("cannot listen on {}: {e}", options.listen)))?,
+        Listener::Unix(..) => {
+            return Err(Error::usage(
+                "--listen: the page is served on TCP only (HOST:PORT), not on a Unix socket",
+            ));
+        }
+    };
     let token = random_token()?;
     let url = page_url(address, &token);
     if !address.ip().is_loopback() {
@@ -127,18 +144,18 @@ pub async fn run(options: UiOptions) -> Result<()> {
         open_browser(&url);
     }
     let history = history::History::new(options.history.clone());
-    let state = Rc::new(State {
+    let state = Arc::new(State {
         cookie: format!("rpcurl-ui-{}", address.port()),
         hosts: allowed_hosts(address),
+        address,
         token,
         options,
-        loaded: RefCell::new(Rc::new(loaded)),
-        calls: RefCell::new(HashMap::new()),
-        next_id: Cell::new(1),
+        loaded: Mutex::new(Arc::new(loaded)),
+        calls: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
         history,
     });
-    let local = tokio::task::LocalSet::new();
-    local.run_until(http::serve(listener, state)).await
+    http::serve(listener, state).await
 }
 
 /// The URL that opens the page: the token goes in the query once, and the

@@ -22,7 +22,7 @@ pub const MASK: &str = "••••••";
 /// The services, the command line's headers (secret values masked), the
 /// server, and every message type's name (for `Any`).
 pub fn schema(state: &State) -> Value {
-    let loaded = state.loaded.borrow().clone();
+    let loaded = state.loaded();
     let pool = &loaded.pool;
     let mut services: Vec<Value> = pool
         .services()
@@ -108,7 +108,7 @@ pub fn find_method(pool: &DescriptorPool, name: &str) -> Result<MethodDescriptor
 /// A method with its request's template and JSON Schema, and the types of
 /// its request and response.
 pub fn method(state: &State, name: &str) -> Result<Value> {
-    let loaded = state.loaded.borrow().clone();
+    let loaded = state.loaded();
     let method = find_method(&loaded.pool, name)?;
     let input = method.input();
     let output = method.output();
@@ -127,7 +127,7 @@ pub fn method(state: &State, name: &str) -> Result<Value> {
 
 /// A message type with the types it uses (the form of an `Any`).
 pub fn message_type(state: &State, name: &str) -> Option<Value> {
-    let loaded = state.loaded.borrow().clone();
+    let loaded = state.loaded();
     let desc = loaded.pool.get_message_by_name(name)?;
     let mut types = Types::default();
     types.add(&desc);

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "error", "status", "target", "headers", "auth", "trace", "units",
         ],
     ),
-    ("L1 transport", &["transport"]),
+    ("L1 transport", &["transport", "listen"]),
     ("L2 protocol", &["protocol"]),
     ("L3 schema", &["schema"]),
     ("L4 messages", &["json", "transcode", "formats"]),

@@ -498,6 +498,22 @@ fn warns_when_not_on_loopback() {
     // before the URL.
     assert_eq!(ui.request("GET", "/api/history", None).status, 200);
     contains(&ui.stderr_now(), "not a loopback address");
+    // On every interface, the machine's addresses name the page too (a
+    // Host header only: nothing is sent there); names still do not.
+    let token = format!("x-rpcurl-token: {}", ui.token);
+    let port = ui.host.rsplit(':').next().expect("port");
+    let by_address = format!("Host: 192.0.2.1:{port}");
+    assert_eq!(
+        ui.raw("GET", "/api/history", &[&token, &by_address], None)
+            .status,
+        200
+    );
+    let by_name = format!("Host: rebound.example:{port}");
+    assert_eq!(
+        ui.raw("GET", "/api/history", &[&token, &by_name], None)
+            .status,
+        403
+    );
 }
 
 #[test]
@@ -683,4 +699,26 @@ fn schema_from_files_as_the_demo_says() {
     );
     assert_eq!(answer.status, 400);
     contains(&answer.text(), "no server");
+}
+
+#[test]
+fn bad_start_ups_say_why() {
+    let schema = test_schema();
+    let unix = crate::support::rpcurl(&[
+        "ui",
+        "--no-open",
+        "--listen",
+        "unix:/tmp/x",
+        "--schema",
+        &schema,
+    ]);
+    assert_eq!(unix.code, 2, "{}", unix.stderr);
+    contains(&unix.stderr, "TCP only");
+    let nothing = crate::support::rpcurl(&["ui", "--no-open"]);
+    assert_eq!(nothing.code, 2);
+    contains(&nothing.stderr, "needs a server");
+    let dead = format!("http://127.0.0.1:{}", crate::support::dead_port());
+    let refused = crate::support::rpcurl(&["ui", "--no-open", &dead]);
+    assert_ne!(refused.code, 0);
+    contains(&refused.stderr, "error:");
 }

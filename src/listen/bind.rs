@@ -1,4 +1,4 @@
-//! Where `rpcurl serve` listens: a TCP address or a Unix socket, with TLS
+//! Where a server listens: a TCP address or a Unix socket, with TLS
 //! when given a certificate. HTTP/1.1 and HTTP/2 (h2c, or ALPN over TLS)
 //! share the one listener.
 
