@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::State;
-use super::http::{Answer, Body, error, json_answer};
 use super::model;
+use super::reply::{Answer, Body, error, json_answer};
 use crate::call::{self, CallOptions, Observer, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
 use crate::formats::Format;
@@ -369,9 +369,7 @@ async fn prepare(state: &Arc<State>, body: Value) -> Result<Answer> {
         };
         let (ms, count) = {
             let events = lock(&events);
-            let (ms, count) = (events.ms(), events.count);
-            events.send(json!({"type": "end", "status": status, "ms": ms, "messages": count}));
-            (ms, count)
+            (events.ms(), events.count)
         };
         let live = lock(&state.calls).remove(&id);
         let mut record = record;
@@ -384,7 +382,10 @@ async fn prepare(state: &Arc<State>, body: Value) -> Result<Answer> {
         record["statusMessage"] = status["message"].clone();
         record["messages"] = count.into();
         record["ms"] = ms.into();
+        // In the history before the page hears of the end, so that the
+        // page's next look at the history has it.
         state.history.add(record);
+        lock(&events).send(json!({"type": "end", "status": status, "ms": ms, "messages": count}));
     });
     let mut response = http::Response::new(Body::Stream(rx));
     response.headers_mut().insert(

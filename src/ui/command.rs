@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use super::State;
 use super::model;
 use crate::error::{Error, Result};
-use crate::target::Server;
 
 /// The command line's flags that a copied command repeats.
 #[derive(Default)]
@@ -17,16 +16,6 @@ pub struct Flags {
     pub import_paths: Vec<String>,
     pub insecure: bool,
     pub cacert: Option<String>,
-}
-
-/// `scheme://authority/base`.
-pub fn base_url(server: &Server) -> String {
-    format!(
-        "{}://{}{}",
-        server.scheme(),
-        server.authority(),
-        server.base_path
-    )
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
@@ -91,7 +80,7 @@ pub fn commands(state: &State, ask: &Value) -> Result<Value> {
             headers.push((n.trim().to_string(), v.to_string()));
         }
     }
-    let url = format!("{}/{path}", base_url(server));
+    let url = format!("{}/{path}", model::base_url(server));
     let plain = !server.tls;
     let flags = &state.options.command;
     let schema_words = |form: &str| -> Vec<String> {

@@ -2,20 +2,16 @@
 //! (token, Host, Origin), routing, and response bodies whole or streamed.
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body::Frame;
+use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::State;
+use super::reply::{Answer, error, json_answer, whole};
 use crate::error::Result;
 use crate::listen::{self, Limits, Listener, Trouble};
 
@@ -30,29 +26,6 @@ const MAX_CONNECTIONS: usize = 64;
 /// A connection with no request in flight is closed after this long; a
 /// streamed answer counts as in flight.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A response body: whole, or events sent as they happen.
-pub enum Body {
-    Whole(Option<Bytes>),
-    Stream(mpsc::UnboundedReceiver<Bytes>),
-}
-
-impl http_body::Body for Body {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            Body::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Body::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
-        }
-    }
-}
-
-pub type Answer = Response<Body>;
 
 /// Serves the page until the process ends, with the limits every
 /// listener has (`listen::serve`).
@@ -97,28 +70,6 @@ fn finish(mut response: Answer) -> Answer {
         ),
     );
     response
-}
-
-pub fn whole(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
-    let mut response = Response::new(Body::Whole(Some(body.into())));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-pub fn json_answer(value: &Value) -> Answer {
-    whole(StatusCode::OK, "application/json", value.to_string())
-}
-
-/// An error for the page: `{"error": "..."}`.
-pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Answer {
-    whole(
-        status,
-        "application/json",
-        json!({"error": message.to_string()}).to_string(),
-    )
 }
 
 fn forbidden(message: &str) -> Answer {

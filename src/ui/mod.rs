@@ -16,6 +16,7 @@ mod command;
 mod history;
 mod http;
 mod model;
+mod reply;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

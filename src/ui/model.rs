@@ -13,7 +13,7 @@ use crate::headers;
 use crate::json::is_well_known;
 use crate::jsonschema::{comment_at, json_schema};
 use crate::schema::lookup;
-use crate::target::MethodName;
+use crate::target::{MethodName, Server};
 use crate::template::template;
 
 /// What a masked header value is shown as.
@@ -50,7 +50,7 @@ pub fn schema(state: &State) -> Value {
         .map(|(name, value)| json!([name, masked(name, value)]))
         .collect();
     json!({
-        "server": state.options.server.as_ref().map(super::command::base_url),
+        "server": state.options.server.as_ref().map(base_url),
         "services": services,
         "headers": headers,
         "messages": messages,
@@ -58,6 +58,16 @@ pub fn schema(state: &State) -> Value {
         "timeout": state.options.timeout.map(|t| format!("{}ms", t.as_millis())),
         "history": state.options.history.is_some(),
     })
+}
+
+/// `scheme://authority/base`.
+pub fn base_url(server: &Server) -> String {
+    format!(
+        "{}://{}{}",
+        server.scheme(),
+        server.authority(),
+        server.base_path
+    )
 }
 
 /// A header value as the page may see it.
