@@ -166,8 +166,18 @@ def run(url, server, shots):
         p.fill("#search", "test.v1")
         p.until("TestService methods", lambda: len(p.all("button.method")) >= 8)
 
+        # Every method's template is valid against its JSON Schema, as the
+        # page checks it.
+        for full in [b.get_attribute("data-full") for b in p.all("button.method")]:
+            p.pick(full)
+            problems = [li.text for li in p.all("#problems li")]
+            check(not problems, f"the template of {full} does not validate: {problems}")
+
         # Unary: fill the form, watch the JSON follow.
         p.pick("rpcurl.test.v1.TestService/Echo")
+        # The template (every field, well-known types, a oneof) is valid.
+        problems = [li.text for li in p.all("#problems li")]
+        check(not problems, f"the template does not validate: {problems}")
         p.click("#clear")
         p.click("#tab-form")
         p.fill('input[data-path="fString"]', "hello from the form")
