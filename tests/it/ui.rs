@@ -462,11 +462,20 @@ fn history_and_commands_keep_secrets_out() {
     );
     let answer: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(answer["fString"], "it's");
-    let log = serve
-        .log()
-        .into_iter()
-        .rfind(|l| l["method"] == "rpcurl.test.v1.TestService/Echo")
-        .expect("the copied command's call");
+    // Two Echo calls by now (the page's and the copied command's); the
+    // second's log line may come a moment after its answer.
+    let started = std::time::Instant::now();
+    let log = loop {
+        let echoes: Vec<_> = serve
+            .log()
+            .into_iter()
+            .filter(|l| l["method"] == "rpcurl.test.v1.TestService/Echo")
+            .collect();
+        if echoes.len() >= 2 || started.elapsed() > Duration::from_secs(10) {
+            break echoes.last().cloned().expect("the copied command's call");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(log["headers"]["x-api-key"], "<redacted>");
     assert_eq!(log["headers"]["x-team"], "blue");
 }
@@ -644,11 +653,19 @@ fn copied_commands_run_in_grpcurl_and_buf_curl() {
     let answer = run_copied(buf, "buf", &crate::support::node::buf());
     assert_eq!(answer["color"], "COLOR_RED");
     // Both sent the headers of the command line and of the page.
-    let logs: Vec<_> = serve
-        .log()
-        .into_iter()
-        .filter(|l| l["method"] == "rpcurl.test.v1.TestService/Echo")
-        .collect();
+    // The log line of a call may come a moment after its answer.
+    let started = std::time::Instant::now();
+    let logs = loop {
+        let logs: Vec<_> = serve
+            .log()
+            .into_iter()
+            .filter(|l| l["method"] == "rpcurl.test.v1.TestService/Echo")
+            .collect();
+        if logs.len() >= 2 || started.elapsed() > Duration::from_secs(10) {
+            break logs;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(logs.len(), 2, "{logs:?}");
     for log in logs {
         assert_eq!(log["headers"]["x-page"], "copied");

@@ -536,6 +536,8 @@ function clearResponse() {
   $('events').replaceChildren();
   $('headers').replaceChildren();
   $('trailers').replaceChildren();
+  $('headers-box').open = false;
+  $('trailers-box').open = false;
 }
 
 function setCallControls() {
