@@ -27,6 +27,7 @@ mod call;
 mod describe;
 mod input;
 mod jsonschema;
+mod mcp;
 mod output;
 mod serve;
 mod session;

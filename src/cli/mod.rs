@@ -463,6 +463,14 @@ pub enum Command {
     /// --responses says otherwise. Each request is logged to stderr as one
     /// JSON line. See docs/serve.md.
     Serve(ServeArgs),
+    /// Serve the methods of a schema as Model Context Protocol tools
+    ///
+    /// One tool per method (input and output JSON Schemas from the schema,
+    /// descriptions from its comments), plus list_methods, describe and call.
+    /// Speaks MCP over stdio, as agent hosts spawn it: stdout carries only
+    /// protocol messages. A tool call is a gRPC call; failures are tool
+    /// results with the status and its decoded details. See docs/mcp.md.
+    Mcp(McpArgs),
     /// Start `rpcurl serve` in-process and make real calls to it
     ///
     /// The server listens on a free loopback port with the test schema built
@@ -560,6 +568,73 @@ pub struct ExportArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct McpArgs {
+    /// Server address or URL (omit to serve --schema with no server: calls
+    /// then fail as tool errors).
+    #[arg(value_name = "TARGET", num_args = 0..=1)]
+    pub args: Vec<String>,
+    /// Serve MCP over streamable HTTP at http://ADDRESS/mcp instead of
+    /// stdio: HOST:PORT, PORT (loopback), :PORT (every interface) or
+    /// unix:PATH. Port 0 picks a free port; the URL is printed on stderr.
+    #[arg(long, value_name = "ADDRESS", help_heading = "Listening")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub limits: ListenLimitArgs,
+    #[command(flatten)]
+    pub tools: McpToolArgs,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Which methods become tools, and how calls are bounded.
+#[derive(Args, Debug, Clone)]
+pub struct McpToolArgs {
+    /// Only methods matching GLOB (`*`, `?`; over package.Service.Method or
+    /// package.Service/Method) become tools. Repeatable.
+    #[arg(long = "methods", value_name = "GLOB", help_heading = "Tools")]
+    pub methods: Vec<String>,
+
+    /// Methods matching GLOB do not become tools. Repeatable.
+    #[arg(long, value_name = "GLOB", help_heading = "Tools")]
+    pub exclude: Vec<String>,
+
+    /// Expose only methods marked `idempotency_level = NO_SIDE_EFFECTS`; the
+    /// call tool refuses the others too.
+    #[arg(long, help_heading = "Tools")]
+    pub read_only: bool,
+
+    /// Prepend PREFIX to every tool name (a namespace, e.g. `shop_`).
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "",
+        hide_default_value = true,
+        help_heading = "Tools"
+    )]
+    pub tool_prefix: String,
+
+    /// Let each tool call carry headers in a `_metadata` argument (off:
+    /// only -H headers are sent).
+    #[arg(long, help_heading = "Tools")]
+    pub allow_call_headers: bool,
+
+    /// A server stream's result holds at most N messages.
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Tools")]
+    pub max_messages: usize,
+
+    /// A server stream's result holds what arrived within DURATION.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+          default_value = "10s", help_heading = "Tools")]
+    pub stream_timeout: Duration,
+
+    /// Largest request message to send.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Tools")]
+    pub max_msg_size: Option<usize>,
+}
+
+#[derive(Args, Debug)]
 pub struct EncodeArgs {
     #[arg(value_name = "MESSAGE")]
     pub message: String,
@@ -649,7 +724,22 @@ pub struct ServeArgs {
     /// Accept request fields the schema does not know.
     #[arg(long)]
     pub allow_unknown_fields: bool,
-    /// Close a connection with no call in flight for this long (HTTP/2:
+    #[command(flatten)]
+    pub limits: ListenLimitArgs,
+    /// Log at most this much of a request message's JSON; a longer one is
+    /// logged as a string cut there, with "truncated": the bytes left out.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4KiB")]
+    pub log_max_bytes: usize,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// What one client may hold of a listener (serve, mcp --listen).
+#[derive(Args, Debug, Clone)]
+pub struct ListenLimitArgs {
+    /// Close a connection with no request in flight for this long (HTTP/2:
     /// GOAWAY first); also bounds the time for a TLS handshake and a
     /// request's headers, which is at most 10s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
@@ -659,14 +749,6 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-    /// Log at most this much of a request message's JSON; a longer one is
-    /// logged as a string cut there, with "truncated": the bytes left out.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4KiB")]
-    pub log_max_bytes: usize,
-    #[command(flatten)]
-    pub schema: SchemaArgs,
-    #[command(flatten)]
-    pub server: ServerArgs,
 }
 
 // ----- values -----
@@ -855,6 +937,7 @@ impl Verb {
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
             Verb::Command(Command::Ui(a)) => a.server.check(&a.schema, a.target.is_some()),
+            Verb::Command(Command::Mcp(a)) => a.check(),
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
             Verb::Command(Command::Demo) => Ok(()),
@@ -871,14 +954,45 @@ impl Verb {
             Verb::Command(Command::Jsonschema(a)) => &a.server,
             Verb::Command(Command::Export(a)) => &a.server,
             Verb::Command(Command::Serve(a)) => &a.server,
-            // For `ui`, --timeout is the page's default deadline per call.
+            // For `ui`, --timeout is the page's default deadline per call; for
+            // `mcp`, it bounds each tool call, not the run.
             Verb::Command(
-                Command::Encode(_) | Command::Decode(_) | Command::Demo | Command::Ui(_),
+                Command::Encode(_)
+                | Command::Decode(_)
+                | Command::Demo
+                | Command::Ui(_)
+                | Command::Mcp(_),
             ) => {
                 return None;
             }
         };
         server.connection.timeout
+    }
+}
+
+impl McpArgs {
+    /// stdin carries the protocol: nothing else may read it.
+    fn check(&self) -> Result<()> {
+        self.server.check(&self.schema, !self.args.is_empty())?;
+        if self.schema.reads_stdin() {
+            return Err(Error::usage(
+                "mcp speaks MCP on stdin: --schema - cannot read it too",
+            ));
+        }
+        if self.server.headers.headers.iter().any(|h| h == "@-") {
+            return Err(Error::usage(
+                "mcp speaks MCP on stdin: -H @- cannot read it too",
+            ));
+        }
+        if self.args.is_empty() && self.schema.schema.is_empty() {
+            return Err(Error::usage(
+                "no schema: give a server (TARGET, for reflection) or --schema",
+            ));
+        }
+        if self.tools.max_messages == 0 {
+            return Err(Error::usage("--max-messages must be at least 1"));
+        }
+        Ok(())
     }
 }
 

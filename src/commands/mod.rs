@@ -9,6 +9,7 @@ mod describe;
 mod export;
 mod jsonschema;
 mod list;
+mod mcp;
 mod serve;
 mod template;
 mod ui;
@@ -51,6 +52,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             // success.
             Verb::Command(Command::Serve(args)) => on_runtime(timeout, true, serve::serve(args)),
             Verb::Command(Command::Ui(args)) => on_runtime(None, true, ui::ui(args)),
+            Verb::Command(Command::Mcp(args)) => on_runtime(None, false, mcp::mcp(args)),
             // The demo runs a server and the client side by side, each on
             // its own runtime.
             Verb::Command(Command::Demo) => demo::demo(),

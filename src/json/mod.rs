@@ -30,5 +30,5 @@ mod test_support;
 pub use any::{AnyCache, check_any_depth, unknown_any_types};
 pub use print::{Formatter, any_to_value, serialize, to_value, write_json};
 pub use read::{parse_value, read_values};
-pub use to_message::to_message;
+pub use to_message::{UNKNOWN_FIELD_HINT, to_message};
 pub use wkt::is_well_known;

@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 /// Converts one parsed JSON value (a [`Parsed`] from [`read_values`] or
 /// [`parse_value`], or a `serde_json::Value`) into a message of type `desc`.
 /// `what` names the input for errors ("request 2").
+/// The advice that ends an unknown-field error, for the commands that have
+/// the flag; others (`mcp`) remove it.
+pub const UNKNOWN_FIELD_HINT: &str = "; use --allow-unknown-fields to ignore unknown fields";
+
 pub fn to_message(
     value: impl Into<Parsed>,
     desc: &MessageDescriptor,
@@ -555,7 +559,7 @@ pub(super) fn describe_error(
             format!("{location}.{name}")
         };
         return Error::local(format!(
-            "{what}: unknown field '{name}' in message {} (at {at}); use --allow-unknown-fields to ignore unknown fields",
+            "{what}: unknown field '{name}' in message {} (at {at}){UNKNOWN_FIELD_HINT}",
             parent.full_name()
         ));
     }

@@ -63,6 +63,19 @@ impl Listener {
         }
     }
 
+    /// The IP address listened on (none for a Unix socket).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok().map(|a| a.ip()),
+            Listener::Unix(..) => None,
+        }
+    }
+
+    /// Only this machine can connect: a loopback address or a Unix socket.
+    pub fn is_loopback(&self) -> bool {
+        self.ip().is_none_or(|ip| ip.is_loopback())
+    }
+
     pub async fn accept(&self) -> std::io::Result<(Box<dyn IoBox>, String)> {
         match self {
             Listener::Tcp(l) => {

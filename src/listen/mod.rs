@@ -24,7 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 pub use bind::{Listener, tls_acceptor};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// What one client may hold of the listener.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +51,18 @@ impl Limits {
     /// them, so also between requests).
     pub fn handshake_timeout(&self) -> Duration {
         self.idle_timeout.min(HANDSHAKE_TIMEOUT)
+    }
+
+    /// Refuses limits no listener can keep (tokio's timers overflow far
+    /// beyond a year).
+    pub fn check(&self) -> Result<()> {
+        let idle = self.idle_timeout;
+        if idle.is_zero() || idle > Duration::from_secs(366 * 24 * 3600) {
+            return Err(Error::usage(format!(
+                "--idle-timeout {idle:?}: give a duration above zero and at most a year"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -266,7 +266,12 @@ impl Reflection {
         }
         let mut first_error: Option<Error> = None;
         let mut saw_unimplemented = false;
+        // A stream kept from an earlier question dies with its connection
+        // (a server restart under a long-running command): it is opened
+        // again once, on a connection dialed again.
+        let mut may_reopen = true;
         loop {
+            let reused = self.stream.is_some();
             if self.stream.is_none() {
                 let Some(&(wire_index, version)) = self.attempts.get(self.attempt) else {
                     return Err(match first_error {
@@ -339,6 +344,10 @@ impl Reflection {
                 }
                 Err(status) => {
                     self.stream = None;
+                    if reused && may_reopen && status.code == Code::Unavailable {
+                        may_reopen = false;
+                        continue;
+                    }
                     // Not there in this version or protocol: try the next.
                     let next_exists = self.attempt + 1 < self.attempts.len();
                     let try_next = status.code == Code::Unimplemented

@@ -17,7 +17,6 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -539,12 +538,7 @@ pub struct ServeOptions {
 
 /// Reads the `--responses` file and builds the server's state.
 pub fn configure(pool: DescriptorPool, options: &ServeOptions) -> Result<Config> {
-    let idle = options.limits.idle_timeout;
-    if idle.is_zero() || idle > Duration::from_secs(366 * 24 * 3600) {
-        return Err(Error::usage(format!(
-            "--idle-timeout {idle:?}: give a duration above zero and at most a year"
-        )));
-    }
+    options.limits.check()?;
     let document = match &options.responses {
         Some(path) => Some((
             path.as_str(),

@@ -165,11 +165,12 @@ async fn establish(server: &Server, options: &DialOptions, what: &str) -> Result
             (false, HttpVersion::Http1) => "plaintext",
         }
     ));
-    Ok(Channel {
+    Ok(Channel::new(
         sender,
-        server: server.clone(),
+        server.clone(),
         authority,
-    })
+        options.clone(),
+    ))
 }
 
 async fn http1(io: Box<dyn Io>, what: &str) -> Result<Sender> {

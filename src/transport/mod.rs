@@ -163,12 +163,34 @@ enum Sender {
     Http1(Arc<Mutex<hyper::client::conn::http1::SendRequest<RequestBody>>>),
 }
 
-/// One connection to the server, shared by the call and reflection.
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http2(sender) => sender.is_closed(),
+            // Busy means in use, so open.
+            Sender::Http1(sender) => sender.try_lock().is_ok_and(|s| s.is_closed()),
+        }
+    }
+}
+
+/// One connection to the server, shared by the call and reflection. When
+/// the server closes it (a restart, an idle timeout), the next request
+/// dials again with the same options: commands that stay up (`mcp`, and the
+/// other long-running doors) outlive their server's restarts.
 #[derive(Clone)]
 pub struct Channel {
-    sender: Sender,
+    link: Arc<Link>,
     server: Server,
     authority: String,
+    version: HttpVersion,
+}
+
+struct Link {
+    sender: std::sync::Mutex<Sender>,
+    options: DialOptions,
+    /// Held while dialing again, so that concurrent requests wait for one
+    /// new connection instead of each opening their own.
+    redial: Mutex<()>,
 }
 
 /// Resolves to the response head; transport failures are already statuses
@@ -186,10 +208,54 @@ impl Channel {
     }
 
     pub fn version(&self) -> HttpVersion {
-        match self.sender {
+        self.version
+    }
+
+    fn new(sender: Sender, server: Server, authority: String, options: DialOptions) -> Channel {
+        let version = match sender {
             Sender::Http2(_) => HttpVersion::Http2,
             Sender::Http1(_) => HttpVersion::Http1,
+        };
+        Channel {
+            link: Arc::new(Link {
+                sender: std::sync::Mutex::new(sender),
+                options,
+                redial: Mutex::new(()),
+            }),
+            server,
+            authority,
+            version,
         }
+    }
+
+    /// The connection's sender, dialing again first if the server closed
+    /// the connection.
+    async fn sender(&self) -> Result<Sender> {
+        let current = || {
+            self.link
+                .sender
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        };
+        let sender = current();
+        if !sender.is_closed() {
+            return Ok(sender);
+        }
+        let _redialing = self.link.redial.lock().await;
+        let sender = current();
+        if !sender.is_closed() {
+            return Ok(sender);
+        }
+        let fresh = dial::dial(&self.server, &self.link.options).await?;
+        let sender = fresh
+            .link
+            .sender
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        *self.link.sender.lock().unwrap_or_else(|e| e.into_inner()) = sender.clone();
+        Ok(sender)
     }
 
     /// Sends a request to `path_and_query` (below the server's base path).
@@ -231,9 +297,8 @@ impl Channel {
                 ),
             )
         };
-        match &self.sender {
-            Sender::Http2(sender) => {
-                let mut sender = sender.clone();
+        match self.sender().await? {
+            Sender::Http2(mut sender) => {
                 sender
                     .ready()
                     .await
@@ -254,7 +319,7 @@ impl Channel {
                 *request.uri_mut() = origin
                     .parse()
                     .map_err(|_| Error::usage("cannot build request URL"))?;
-                let mut guard = sender.clone().lock_owned().await;
+                let mut guard = sender.lock_owned().await;
                 guard
                     .ready()
                     .await

@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "jsonschema",
     "export",
     "serve",
+    "mcp",
     "demo",
     "ui",
     "encode",

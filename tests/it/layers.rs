@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "jsonschema",
             "serve",
             "ui",
+            "mcp",
         ],
     ),
     ("L6 cli and commands", &["cli", "commands"]),

@@ -22,6 +22,7 @@ mod interop;
 mod json_fidelity;
 mod layers;
 mod lookup;
+mod mcp;
 mod protocols;
 mod serve;
 mod ui;

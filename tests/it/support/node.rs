@@ -11,28 +11,32 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
 }
 
-static SETUP: Mutex<bool> = Mutex::new(false);
+/// Folders whose packages are installed in this run.
+static SETUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 pub fn ensure_packages() {
+    ensure_packages_in(&dir());
+}
+
+/// `npm ci` in `dir` (a folder of tests/interop with a package-lock.json),
+/// unless node_modules already matches the lock.
+pub fn ensure_packages_in(dir: &std::path::Path) {
     let mut done = SETUP.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
+    if done.iter().any(|d| d == dir) {
         return;
     }
-    let lock = std::fs::read_to_string(dir().join("package-lock.json")).expect("package-lock.json");
-    let stamp = dir().join("node_modules/.rpcurl-lock");
+    let lock = std::fs::read_to_string(dir.join("package-lock.json")).expect("package-lock.json");
+    let stamp = dir.join("node_modules/.rpcurl-lock");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(dir())
+            .current_dir(dir)
             .status()
             .expect("run npm ci");
-        assert!(
-            status.success(),
-            "npm ci for the connect-node server failed"
-        );
+        assert!(status.success(), "npm ci in {} failed", dir.display());
         std::fs::write(&stamp, &lock).expect("stamp");
     }
-    *done = true;
+    done.push(dir.to_path_buf());
 }
 
 /// A running connect-node server; killed when dropped.
