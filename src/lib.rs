@@ -33,6 +33,7 @@ mod rest;
 mod serve;
 mod session;
 mod template;
+mod ui;
 // L6: the command line and its commands
 mod cli;
 mod commands;

@@ -203,6 +203,7 @@ pub struct HeaderArgs {
     #[arg(
         short = 'H',
         long = "header",
+        alias = "rpc-header",
         value_name = "HEADER",
         help_heading = "Headers and auth"
     )]
@@ -488,6 +489,14 @@ pub enum Command {
     /// in; each call is printed as the command line it stands for, then its
     /// output.
     Demo,
+    /// Serve a web page for calling the API: browse, fill a form, stream
+    ///
+    /// The schema comes from TARGET's reflection or --schema. The page
+    /// listens on loopback; the one line printed is its URL, which carries
+    /// an access token. Headers given here (-H, alias --rpc-header) are
+    /// sent on every call and shown masked. --timeout is the page's default
+    /// deadline. Runs until interrupted. See docs/ui.md.
+    Ui(UiArgs),
     /// Convert JSON (or text format, with --format text) on stdin to binary
     /// protobuf on stdout.
     Encode(EncodeArgs),
@@ -696,6 +705,28 @@ pub struct DecodeArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct UiArgs {
+    /// The API's server: a base URL (https://api.example.com) or host:port
+    /// (with --plaintext for no TLS).
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Where the page listens: HOST:PORT (port 0 picks a free port). A
+    /// non-loopback address is warned about.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Open the page in the browser (default: when stdout is a terminal).
+    #[arg(long, overrides_with = "no_open")]
+    pub open: bool,
+    /// Do not open a browser.
+    #[arg(long)]
+    pub no_open: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Server whose schema to serve, read through its reflection (with
     /// --schema as well, both are served).
@@ -855,6 +886,7 @@ const COMMANDS: &[&str] = &[
     "openapi",
     "export",
     "serve",
+    "ui",
     "demo",
     "encode",
     "decode",
@@ -950,6 +982,7 @@ impl Verb {
             Verb::Command(Command::Openapi(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
+            Verb::Command(Command::Ui(a)) => a.server.check(&a.schema, a.target.is_some()),
             Verb::Command(Command::Mcp(a)) => a.check(),
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
@@ -968,9 +1001,14 @@ impl Verb {
             Verb::Command(Command::Openapi(a)) => &a.server,
             Verb::Command(Command::Export(a)) => &a.server,
             Verb::Command(Command::Serve(a)) => &a.server,
-            // For `mcp`, --timeout bounds each tool call, not the run.
+            // For `ui`, --timeout is the page's default deadline per call; for
+            // `mcp`, it bounds each tool call, not the run.
             Verb::Command(
-                Command::Encode(_) | Command::Decode(_) | Command::Demo | Command::Mcp(_),
+                Command::Encode(_)
+                | Command::Decode(_)
+                | Command::Demo
+                | Command::Ui(_)
+                | Command::Mcp(_),
             ) => {
                 return None;
             }

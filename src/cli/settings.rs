@@ -10,7 +10,7 @@ use prost_reflect::{DeserializeOptions, SerializeOptions};
 use super::{
     CallArgs, CodecArg, Compression, DescribeFormat, Format, HeaderArgs, HttpMethod,
     ListenLimitArgs, McpArgs, MessageArgs, OutputArgs, Protocol, ReflectProtocol, RequestArgs,
-    SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs,
+    SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs, UiArgs,
 };
 use crate::call::{CallOptions, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
@@ -258,6 +258,35 @@ pub fn openapi_options(args: &super::OpenapiArgs) -> crate::rest::OpenapiOptions
     crate::rest::OpenapiOptions {
         servers: args.servers.clone(),
         connect: args.connect,
+    }
+}
+
+/// ui's options: the session is rebuilt from the same flags on every
+/// reload of the schema.
+pub fn ui_options(args: UiArgs, server: Option<Server>, terminal: bool) -> crate::ui::UiOptions {
+    let UiArgs {
+        listen,
+        open,
+        no_open,
+        schema,
+        server: server_args,
+        ..
+    } = args;
+    let command = crate::ui::CommandFlags {
+        schema: schema.schema.clone(),
+        import_paths: schema.import_paths.clone(),
+        insecure: server_args.tls.insecure,
+        cacert: server_args.tls.cacert.clone(),
+    };
+    let timeout = server_args.connection.timeout;
+    crate::ui::UiOptions {
+        listen,
+        server,
+        session: Box::new(move || session_options(&schema, Some(&server_args), None)),
+        timeout,
+        open_browser: open || (terminal && !no_open),
+        history: crate::ui::default_history_path(),
+        command,
     }
 }
 

@@ -98,6 +98,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
     let output = call::CallOutput {
         print: &print,
         printer: &mut printer,
+        observer: None,
     };
     let result = match &rest {
         Some((binding, message)) => {

@@ -13,6 +13,7 @@ mod mcp;
 mod openapi;
 mod serve;
 mod template;
+mod ui;
 
 use std::future::Future;
 use std::io::Write;
@@ -54,6 +55,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             // For `serve`, --timeout is how long to serve: running out is
             // success.
             Verb::Command(Command::Serve(args)) => on_runtime(timeout, true, serve::serve(args)),
+            Verb::Command(Command::Ui(args)) => on_runtime(None, true, ui::ui(args)),
             Verb::Command(Command::Mcp(args)) => on_runtime(None, false, mcp::mcp(args)),
             // The demo runs a server and the client side by side, each on
             // its own runtime.

@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "serve",
     "mcp",
     "demo",
+    "ui",
     "encode",
     "decode",
 ];

@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "jsonschema",
             "rest",
             "serve",
+            "ui",
             "mcp",
         ],
     ),

@@ -26,3 +26,4 @@ mod mcp;
 mod protocols;
 mod rest;
 mod serve;
+mod ui;

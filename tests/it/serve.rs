@@ -718,6 +718,7 @@ fn demo_runs_end_to_end() {
     contains(&r.stdout, "\"status\": \"SERVING\"");
     contains(&r.stdout, "{\"index\":3,\"text\":\"tick\"}");
     contains(&r.stdout, "Every step ended as expected");
+    contains(&r.stdout, "$ rpcurl ui --schema descriptors/test.binpb");
     contains(&r.stderr, "invalid_argument: name is required");
 }
 
