@@ -282,7 +282,8 @@ pub fn ui_options(args: UiArgs, server: Option<Server>, terminal: bool) -> crate
     crate::ui::UiOptions {
         listen,
         server,
-        session: Box::new(move || session_options(&schema, Some(&server_args), None)),
+        // The page shows the schema's comments.
+        session: Box::new(move || session_options(&schema, Some(&server_args), None, true)),
         timeout,
         open_browser: open || (terminal && !no_open),
         history: crate::ui::default_history_path(),

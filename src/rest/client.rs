@@ -55,7 +55,7 @@ pub async fn call(
     options: &CallOptions,
     out: CallOutput<'_>,
 ) -> Result<()> {
-    let CallOutput { print, printer } = out;
+    let CallOutput { print, printer, .. } = out;
     let trace = &options.send.trace;
     let request = encode_request(binding, message)
         .map_err(|e| Error::local(format!("cannot build the REST request: {e}")))?;

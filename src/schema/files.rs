@@ -127,6 +127,42 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
 }
 
 impl Files {
+    /// Files already built into `pool` (a schema shared by calls that run
+    /// side by side, as the web page's): nothing is left to build.
+    pub fn built(pool: DescriptorPool) -> Files {
+        let entries: Vec<Entry> = pool
+            .files()
+            .map(|file| Entry {
+                name: file.name().to_string(),
+                raw: Bytes::new(),
+                package: file.package_name().to_string(),
+                deps: file.dependencies().map(|d| d.name().to_string()).collect(),
+                names: Vec::new(),
+                services: file
+                    .services()
+                    .map(|s| {
+                        let methods = s.methods().map(|m| m.name().to_string()).collect();
+                        (s.full_name().to_string(), methods)
+                    })
+                    .collect(),
+                extendees: Vec::new(),
+                built: true,
+            })
+            .collect();
+        let by_name = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.clone(), i))
+            .collect();
+        Files {
+            entries,
+            by_name,
+            pool,
+            origin: "the loaded schema".to_string(),
+            comments: true,
+        }
+    }
+
     /// Builds files without their source info from now on: for commands
     /// that never show comments (calls, listings), which then skip most of
     /// the bytes of a set built for `describe`.

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::formats::Format;
 use crate::input::{self, DataSource, Request, Requests};
 use crate::protocol::{Codec, Protocol, Wire};
+use crate::schema::files::Files;
 use crate::schema::{Resolved, Schema, Source};
 use crate::status::Code;
 
@@ -253,7 +254,7 @@ async fn prepare(state: &Arc<State>, body: Value) -> Result<Answer> {
         (channel, options)
     };
     // A call's own schema, over the loaded pool: calls run side by side.
-    let mut schema = Schema::new(None, Some(loaded.pool.clone()), Vec::new());
+    let mut schema = Schema::new(None, Some(Files::built(loaded.pool.clone())), Vec::new());
     let resolved = Resolved {
         method: method.clone(),
         source: Source::Files,
