@@ -12,11 +12,13 @@ const COMMANDS: &[&str] = &[
     "describe",
     "template",
     "jsonschema",
+    "openapi",
     "export",
     "serve",
     "bench",
     "mcp",
     "demo",
+    "ui",
     "encode",
     "decode",
 ];
