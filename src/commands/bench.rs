@@ -35,6 +35,8 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         Some(&args.request),
         target.server.clone(),
         data_from_stdin,
+        // A load run never shows comments.
+        false,
     )
     .await?;
     let resolved = session.schema.method(&method_name).await?;
