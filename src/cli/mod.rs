@@ -1056,9 +1056,18 @@ impl Verb {
             Verb::Command(Command::Openapi(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
-            Verb::Command(Command::Bench(a)) => a.check(),
-            Verb::Command(Command::Ui(a)) => a.server.check(&a.schema, a.target.is_some()),
-            Verb::Command(Command::Mcp(a)) => a.check(),
+            Verb::Command(Command::Bench(a)) => {
+                no_rest("bench", &a.server)?;
+                a.check()
+            }
+            Verb::Command(Command::Ui(a)) => {
+                no_rest("ui", &a.server)?;
+                a.server.check(&a.schema, a.target.is_some())
+            }
+            Verb::Command(Command::Mcp(a)) => {
+                no_rest("mcp", &a.server)?;
+                a.check()
+            }
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
             Verb::Command(Command::Demo) => Ok(()),
@@ -1288,4 +1297,15 @@ mod tests {
         assert!(parse(["rpcurl", "list", "--schema", "x", "-H", "a: b"]).is_ok());
         assert!(parse(["rpcurl", "--compress", "gzip", "http://h/a.B/C"]).is_ok());
     }
+}
+
+/// `--protocol http` is the call form's (REST through a method's rule);
+/// the doors that make calls of their own speak the RPC protocols only.
+fn no_rest(command: &str, server: &ServerArgs) -> Result<()> {
+    if server.connection.protocol == Protocol::Http {
+        return Err(Error::usage(format!(
+            "rpcurl {command} calls over grpc, grpcweb or connect; --protocol http (REST) is for single calls"
+        )));
+    }
+    Ok(())
 }

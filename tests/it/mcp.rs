@@ -377,6 +377,22 @@ fn stdin_closed_is_a_clean_exit() {
 }
 
 #[test]
+fn rest_is_refused_as_a_usage_error() {
+    for command in ["mcp", "ui", "bench"] {
+        let run = crate::support::rpcurl(&[
+            command,
+            "--schema",
+            &descriptors("test.binpb"),
+            "--protocol",
+            "http",
+            "http://127.0.0.1:1/rpcurl.test.v1.TestService/Echo",
+        ]);
+        assert_eq!(run.code, 2, "{command}: {}", run.stderr);
+        assert!(run.stderr.contains("--protocol http"), "{}", run.stderr);
+    }
+}
+
+#[test]
 fn stdin_cannot_be_read_for_anything_else() {
     let run = crate::support::rpcurl(&["mcp", "--schema", "-"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
