@@ -250,12 +250,19 @@ pub fn add_raw_files(
         .values()
         .flat_map(|proto| proto.dependency.iter().cloned())
         .collect();
-    let has_any = pending.contains_key(ANY_FILE) || pool.get_file_by_name(ANY_FILE).is_some();
-    if has_any && pool.get_file_by_name(OPAQUE_FILE).is_none() {
-        wanted.extend(ANY_SUPPORT.iter().map(|name| name.to_string()));
-    }
     let mut seen = HashSet::new();
-    while let Some(name) = wanted.pop() {
+    let mut any_support = false;
+    loop {
+        // `Any` may arrive as a built-in import below: look again after.
+        let has_any = pending.contains_key(ANY_FILE) || pool.get_file_by_name(ANY_FILE).is_some();
+        if wanted.is_empty() {
+            if any_support || !has_any || pool.get_file_by_name(OPAQUE_FILE).is_some() {
+                break;
+            }
+            any_support = true;
+            wanted.extend(ANY_SUPPORT.iter().map(|name| name.to_string()));
+        }
+        let Some(name) = wanted.pop() else { break };
         if pending.contains_key(&name)
             || pool.get_file_by_name(&name).is_some()
             || !seen.insert(name.clone())
