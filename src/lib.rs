@@ -36,6 +36,7 @@ mod template;
 mod cli;
 mod commands;
 
+pub use cli::complete::answer_if_asked as answer_completion;
 pub use cli::{parse, report_usage_error};
 pub use commands::dispatch;
 
