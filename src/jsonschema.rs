@@ -352,19 +352,7 @@ impl Builder {
                 let mut map = HashMap::new();
                 if let Some(info) = &file.file_descriptor_proto().source_code_info {
                     for location in &info.location {
-                        let text = location
-                            .leading_comments
-                            .as_deref()
-                            .map(tidy)
-                            .filter(|t| !t.is_empty())
-                            .or_else(|| {
-                                location
-                                    .trailing_comments
-                                    .as_deref()
-                                    .map(tidy)
-                                    .filter(|t| !t.is_empty())
-                            });
-                        if let Some(text) = text {
+                        if let Some(text) = location_comment(location) {
                             map.entry(location.path.clone()).or_insert(text);
                         }
                     }
@@ -471,6 +459,32 @@ fn add(schema: &mut Value, key: &str, value: Value) {
 }
 
 /// A comment without the space after `//` and without blank edges.
+/// The leading (else trailing) comment of a source location, tidied.
+fn location_comment(location: &prost_types::source_code_info::Location) -> Option<String> {
+    location
+        .leading_comments
+        .as_deref()
+        .map(tidy)
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            location
+                .trailing_comments
+                .as_deref()
+                .map(tidy)
+                .filter(|t| !t.is_empty())
+        })
+}
+
+/// The documentation comment at `path` of `file` (a service's, a method's),
+/// as the schemas written here give it.
+pub fn comment_at(file: &prost_reflect::FileDescriptor, path: &[i32]) -> Option<String> {
+    let info = file.file_descriptor_proto().source_code_info.as_ref()?;
+    info.location
+        .iter()
+        .filter(|l| l.path == path)
+        .find_map(location_comment)
+}
+
 fn tidy(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()

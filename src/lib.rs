@@ -29,9 +29,11 @@ mod input;
 mod jsonschema;
 mod mcp;
 mod output;
+mod rest;
 mod serve;
 mod session;
 mod template;
+mod ui;
 // L6: the command line and its commands
 mod cli;
 mod commands;
@@ -70,10 +72,10 @@ pub mod harness {
     pub mod schema {
         pub use crate::schema::{Schema, suggest};
         pub mod files {
-            pub use crate::schema::files::decode;
+            pub use crate::schema::files::{Files, load};
         }
         pub mod pool {
-            pub use crate::schema::pool::{add_files, base};
+            pub use crate::schema::pool::base;
         }
     }
     pub use crate::status::Status;

@@ -29,6 +29,10 @@ pub struct SessionOptions {
     pub wire: Wire,
     pub user_agent: String,
     pub trace: Trace,
+    /// Whether the command shows the schema's comments (describe,
+    /// template, jsonschema, export, serve); without them, files are built
+    /// without their source info.
+    pub comments: bool,
 }
 
 pub struct ReflectionOptions {
@@ -105,6 +109,7 @@ impl Session {
             wire,
             user_agent,
             trace,
+            comments,
         } = options;
         let mut stdin = Stdin { reader: None };
         let mut call_headers =
@@ -129,7 +134,11 @@ impl Session {
         let files_pool = if schema_files.is_empty() {
             None
         } else {
-            Some(files::load(&schema_files, &import_paths, stdin.borrow())?)
+            let mut files = files::load(&schema_files, &import_paths, stdin.borrow())?;
+            if !comments {
+                files.drop_comments();
+            }
+            Some(files)
         };
         // A Host header stands for :authority, as curl and buf curl treat it.
         if dial.authority.is_none() {
@@ -149,7 +158,13 @@ impl Session {
                 let mut headers = HeaderMap::new();
                 extend_filtered(&mut headers, &call_headers);
                 extend_filtered(&mut headers, &reflect_headers);
-                Some(Reflection::new(channel, headers, reflection.version, &wire))
+                Some(Reflection::new(
+                    channel,
+                    headers,
+                    reflection.version,
+                    &wire,
+                    comments,
+                ))
             }
             _ => None,
         };

@@ -31,16 +31,11 @@ static CONFORMANCE_SET: &[u8] = include_bytes!("../../conformance/conformance.bi
 /// methods per schema are exercised, to keep each execution fast.
 const MAX_ITEMS: usize = 16;
 
-/// A pool built the way the CLI builds `--schema` pools: the base pool
-/// (well-known types, google.rpc, the opaque-Any placeholder) plus the set.
+/// A pool built the way the CLI builds `--schema` pools, with every file.
 fn cli_pool(bytes: &[u8], label: &str) -> DescriptorPool {
-    let set = files::decode(bytes, label).expect("the shipped descriptor set decodes");
-    let mut pool = pool::base();
-    pool::add_files(&mut pool, set.file, label, &|dep, importer| {
-        format!("{importer} imports {dep}")
-    })
-    .expect("the shipped descriptor set builds a pool");
-    pool
+    files::load(&["-".into()], &[], &mut &bytes[..])
+        .and_then(|files| files.into_pool())
+        .unwrap_or_else(|e| panic!("the shipped descriptor set {label} builds a pool: {e}"))
 }
 
 /// `rpcurl.test.v1.Everything` and `TestAllTypesProto3`.
@@ -129,36 +124,19 @@ fn print_message(msg: &DynamicMessage, print: &SerializeOptions, compact: bool) 
 ///
 /// Input: the bytes of a `--schema` file.
 pub fn descriptor_set(data: &[u8]) {
-    let set = match files::decode(data, "fuzz.binpb") {
-        Ok(set) => set,
+    // As `--schema -` reads it.
+    let files = match files::load(&["-".into()], &[], &mut &data[..]) {
+        Ok(files) => files,
         Err(e) => return drop(e.to_string()),
     };
-    let mut pool = pool::base();
-    let added = pool::add_files(
-        &mut pool,
-        set.file,
-        "schema fuzz.binpb",
-        &|dep, importer| {
-            format!("schema fuzz.binpb: '{importer}' imports '{dep}', which is not in the schema")
-        },
-    );
-    if let Err(e) = added {
-        return drop(e.to_string());
-    }
-    use_schema(pool);
+    use_schema(files);
 }
 
 /// What the CLI does with a schema: list services and methods, find a
-/// method, copy types between pools, and build, print and parse messages of
-/// every type the schema added.
-fn use_schema(pool: DescriptorPool) {
-    let base = pool::base();
-    let new_messages: Vec<MessageDescriptor> = pool
-        .all_messages()
-        .filter(|m| base.get_message_by_name(m.full_name()).is_none())
-        .take(MAX_ITEMS)
-        .collect();
-    let mut schema = Schema::new(None, Some(pool), vec!["fuzz.binpb".into()]);
+/// method (building only its files), build the rest, and build, print and
+/// parse messages of every type the schema added.
+fn use_schema(files: files::Files) {
+    let mut schema = Schema::new(None, Some(files), vec!["fuzz.binpb".into()]);
     if let Some(Ok(methods)) = run_ready(schema.methods()) {
         for name in methods.iter().take(MAX_ITEMS) {
             let Ok(parsed) = rpcurl::harness::MethodName::parse(name) else {
@@ -176,6 +154,17 @@ fn use_schema(pool: DescriptorPool) {
     {
         drop(e.to_string());
     }
+    let pool = match run_ready(schema.full_pool()) {
+        Some(Ok(pool)) => pool,
+        Some(Err(e)) => return drop(e.to_string()),
+        None => return,
+    };
+    let base = pool::base();
+    let new_messages: Vec<MessageDescriptor> = pool
+        .all_messages()
+        .filter(|m| base.get_message_by_name(m.full_name()).is_none())
+        .take(MAX_ITEMS)
+        .collect();
     let names: Vec<String> = new_messages
         .iter()
         .map(|m| m.full_name().to_string())

@@ -15,7 +15,7 @@ use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Shells, Z
 
 use super::{Cli, SchemaArgs, settings};
 use crate::error::{Error, Result};
-use crate::schema::{Source, lookup};
+use crate::schema::lookup;
 use crate::session::Session;
 
 /// The variable the registration scripts set when they call the binary.
@@ -193,7 +193,7 @@ fn names() -> (Vec<String>, Vec<String>) {
     if schema.schema.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    let options = settings::session_options(&schema, None, None);
+    let options = settings::session_options(&schema, None, None, false);
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -207,8 +207,9 @@ fn names() -> (Vec<String>, Vec<String>) {
         let methods = session.schema.methods().await.unwrap_or_default();
         let symbols = session
             .schema
-            .pool(Source::Files)
-            .map(lookup::candidates)
+            .full_pool()
+            .await
+            .map(|pool| lookup::candidates(&pool))
             .unwrap_or_default();
         (methods, symbols)
     })

@@ -166,6 +166,11 @@ pub struct RequestArgs {
     #[arg(long, value_enum, default_value_t = HttpMethod::Post, value_name = "METHOD",
           help_heading = "Request")]
     pub http_method: HttpMethod,
+
+    /// --protocol http: which of the method's google.api.http bindings to
+    /// call: 0 is the rule itself, 1.. its additional_bindings.
+    #[arg(long, value_name = "N", help_heading = "Request")]
+    pub http_binding: Option<usize>,
 }
 
 impl RequestArgs {
@@ -187,6 +192,9 @@ impl RequestArgs {
         if self.http_method != HttpMethod::Post {
             flags.push("--http-method");
         }
+        if self.http_binding.is_some() {
+            flags.push("--http-binding");
+        }
         flags
     }
 }
@@ -200,6 +208,7 @@ pub struct HeaderArgs {
     #[arg(
         short = 'H',
         long = "header",
+        alias = "rpc-header",
         value_name = "HEADER",
         help_heading = "Headers and auth"
     )]
@@ -253,7 +262,8 @@ pub struct ConnectionArgs {
     pub timeout: Option<Duration>,
 
     /// RPC protocol: gRPC (HTTP/2), gRPC-Web or Connect (HTTP/1.1 or
-    /// HTTP/2), by buf curl's names.
+    /// HTTP/2), by buf curl's names; http calls the method's REST endpoint
+    /// from its google.api.http rule (docs/rest.md).
     #[arg(long, value_enum, default_value_t = Protocol::Grpc, help_heading = "Connection")]
     pub protocol: Protocol,
 
@@ -457,6 +467,9 @@ pub enum Command {
     /// Print the JSON Schema (2020-12) of a message's (or a method's
     /// request's) proto3 JSON form.
     Jsonschema(JsonschemaArgs),
+    /// Print the OpenAPI 3.1 document of the methods' google.api.http rules
+    /// (REST endpoints): YAML, or JSON with --format json. See docs/rest.md.
+    Openapi(OpenapiArgs),
     /// Write the schema (or the files SYMBOLs need) as a descriptor set
     /// and/or .proto sources: how a server's reflected schema goes offline.
     Export(ExportArgs),
@@ -483,6 +496,14 @@ pub enum Command {
     /// in; each call is printed as the command line it stands for, then its
     /// output.
     Demo,
+    /// Serve a web page for calling the API: browse, fill a form, stream
+    ///
+    /// The schema comes from TARGET's reflection or --schema. The page
+    /// listens on loopback; the one line printed is its URL, which carries
+    /// an access token. Headers given here (-H, alias --rpc-header) are
+    /// sent on every call and shown masked. --timeout is the page's default
+    /// deadline. Runs until interrupted. See docs/ui.md.
+    Ui(UiArgs),
     /// Convert JSON (or text format, with --format text) on stdin to binary
     /// protobuf on stdout.
     Encode(EncodeArgs),
@@ -564,6 +585,30 @@ pub struct JsonschemaArgs {
     #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2,
           add = ArgValueCompleter::new(complete::Symbol))]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct OpenapiArgs {
+    /// A server first (for reflection), if any; then the services or
+    /// methods to cover (all by default).
+    #[arg(value_name = "NAME")]
+    pub args: Vec<String>,
+    /// Document format.
+    #[arg(long = "format", value_enum, default_value_t = OpenapiFormat::Yaml)]
+    pub format: OpenapiFormat,
+    /// Server URL the document names (repeatable).
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+    /// Also document Connect's POST /pkg.Service/Method (and GET for
+    /// methods marked NO_SIDE_EFFECTS) for unary methods without rules.
+    #[arg(long)]
+    pub connect: bool,
     #[command(flatten)]
     pub schema: SchemaArgs,
     #[command(flatten)]
@@ -693,6 +738,28 @@ pub struct DecodeArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct UiArgs {
+    /// The API's server: a base URL (https://api.example.com) or host:port
+    /// (with --plaintext for no TLS).
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Where the page listens: HOST:PORT (port 0 picks a free port). A
+    /// non-loopback address is warned about.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Open the page in the browser (default: when stdout is a terminal).
+    #[arg(long, overrides_with = "no_open")]
+    pub open: bool,
+    /// Do not open a browser.
+    #[arg(long)]
+    pub no_open: bool,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Server whose schema to serve, read through its reflection (with
     /// --schema as well, both are served).
@@ -768,6 +835,13 @@ pub enum Format {
     Binary,
 }
 
+/// How openapi writes its document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OpenapiFormat {
+    Yaml,
+    Json,
+}
+
 /// What describe prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DescribeFormat {
@@ -780,6 +854,7 @@ pub enum Protocol {
     Grpc,
     Grpcweb,
     Connect,
+    Http,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -841,8 +916,10 @@ const COMMANDS: &[&str] = &[
     "describe",
     "template",
     "jsonschema",
+    "openapi",
     "export",
     "serve",
+    "ui",
     "demo",
     "encode",
     "decode",
@@ -937,8 +1014,10 @@ impl Verb {
             Verb::Command(Command::Describe(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Template(a)) => a.server.check(&a.schema, a.args.len() > 1),
             Verb::Command(Command::Jsonschema(a)) => a.server.check(&a.schema, a.args.len() > 1),
+            Verb::Command(Command::Openapi(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Export(a)) => a.server.check(&a.schema, !a.args.is_empty()),
             Verb::Command(Command::Serve(a)) => a.server.check(&a.schema, a.upstream.is_some()),
+            Verb::Command(Command::Ui(a)) => a.server.check(&a.schema, a.target.is_some()),
             Verb::Command(Command::Mcp(a)) => a.check(),
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
@@ -954,13 +1033,16 @@ impl Verb {
             Verb::Command(Command::Describe(a)) => &a.server,
             Verb::Command(Command::Template(a)) => &a.server,
             Verb::Command(Command::Jsonschema(a)) => &a.server,
+            Verb::Command(Command::Openapi(a)) => &a.server,
             Verb::Command(Command::Export(a)) => &a.server,
             Verb::Command(Command::Serve(a)) => &a.server,
-            // For `mcp`, --timeout bounds each tool call, not the run.
+            // For `ui`, --timeout is the page's default deadline per call; for
+            // `mcp`, it bounds each tool call, not the run.
             Verb::Command(
                 Command::Encode(_)
                 | Command::Decode(_)
                 | Command::Demo
+                | Command::Ui(_)
                 | Command::Mcp(_)
                 | Command::Completions(_)
                 | Command::Man(_),
@@ -1069,6 +1151,14 @@ impl CallArgs {
         let protocol = self.server.connection.protocol;
         if self.request.http_method == HttpMethod::Get && protocol != Protocol::Connect {
             return Err(Error::usage("--http-method GET needs --protocol connect"));
+        }
+        if self.request.http_binding.is_some() && protocol != Protocol::Http {
+            return Err(Error::usage("--http-binding needs --protocol http"));
+        }
+        if self.request.compress.is_some() && protocol == Protocol::Http {
+            return Err(Error::usage(
+                "--compress works with gRPC, gRPC-Web and Connect, not --protocol http",
+            ));
         }
         if self.schema.reads_stdin() && self.request.data.as_deref() == Some("@-") {
             return Err(Error::usage(

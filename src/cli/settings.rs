@@ -10,7 +10,7 @@ use prost_reflect::{DeserializeOptions, SerializeOptions};
 use super::{
     CallArgs, CodecArg, Compression, DescribeFormat, Format, HeaderArgs, HttpMethod,
     ListenLimitArgs, McpArgs, MessageArgs, OutputArgs, Protocol, ReflectProtocol, RequestArgs,
-    SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs,
+    SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs, UiArgs,
 };
 use crate::call::{CallOptions, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
@@ -32,6 +32,7 @@ pub fn session_options(
     schema: &SchemaArgs,
     server: Option<&ServerArgs>,
     request: Option<&RequestArgs>,
+    comments: bool,
 ) -> SessionOptions {
     let trace = match server {
         Some(s) => Trace::new(s.trace.verbose, s.trace.unredacted),
@@ -59,6 +60,7 @@ pub fn session_options(
         wire,
         user_agent: user_agent.unwrap_or_else(|| crate::headers::USER_AGENT.to_string()),
         trace,
+        comments,
     }
 }
 
@@ -120,6 +122,9 @@ fn wire(server: Option<&ServerArgs>, request: Option<&RequestArgs>) -> Wire {
                     text: s.connection.grpcweb_text,
                 },
                 Protocol::Connect => protocol::Protocol::Connect,
+                // A REST call is not framed by a Wire (rest/ sends it);
+                // reflection, with --reflect, goes over gRPC.
+                Protocol::Http => protocol::Protocol::Grpc,
             },
             match s.connection.codec {
                 CodecArg::Proto => Codec::Proto,
@@ -155,6 +160,13 @@ pub fn check_tls(tls: &TlsArgs, server: &Server) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether the call goes through the method's google.api.http rule, and
+/// which binding (--protocol http, --http-binding).
+pub fn rest_binding(args: &CallArgs) -> Option<usize> {
+    (args.server.connection.protocol == Protocol::Http)
+        .then(|| args.request.http_binding.unwrap_or(0))
 }
 
 /// The wire side of a call, from its flags and the opened session.
@@ -238,6 +250,44 @@ pub fn serve_options(args: &ServeArgs) -> ServeOptions {
         allow_unknown_fields: args.allow_unknown_fields,
         limits: listen_limits(&args.limits),
         log_max_bytes: args.log_max_bytes,
+    }
+}
+
+/// openapi's options beyond the schema.
+pub fn openapi_options(args: &super::OpenapiArgs) -> crate::rest::OpenapiOptions {
+    crate::rest::OpenapiOptions {
+        servers: args.servers.clone(),
+        connect: args.connect,
+    }
+}
+
+/// ui's options: the session is rebuilt from the same flags on every
+/// reload of the schema.
+pub fn ui_options(args: UiArgs, server: Option<Server>, terminal: bool) -> crate::ui::UiOptions {
+    let UiArgs {
+        listen,
+        open,
+        no_open,
+        schema,
+        server: server_args,
+        ..
+    } = args;
+    let command = crate::ui::CommandFlags {
+        schema: schema.schema.clone(),
+        import_paths: schema.import_paths.clone(),
+        insecure: server_args.tls.insecure,
+        cacert: server_args.tls.cacert.clone(),
+    };
+    let timeout = server_args.connection.timeout;
+    crate::ui::UiOptions {
+        listen,
+        server,
+        // The page shows the schema's comments.
+        session: Box::new(move || session_options(&schema, Some(&server_args), None, true)),
+        timeout,
+        open_browser: open || (terminal && !no_open),
+        history: crate::ui::default_history_path(),
+        command,
     }
 }
 

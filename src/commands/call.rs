@@ -8,6 +8,7 @@ use crate::cli::{CallArgs, HttpMethod, settings};
 use crate::error::{Error, Result};
 use crate::input::DataSource;
 use crate::output;
+use crate::rest;
 use crate::session;
 use crate::target;
 
@@ -41,6 +42,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
         Some(&args.request),
         target.server.clone(),
         data_from_stdin,
+        false,
     )
     .await?;
     let print = print_options(&args);
@@ -77,25 +79,47 @@ pub async fn call(args: CallArgs) -> Result<()> {
     if args.request.http_method == HttpMethod::Get {
         call::check_get(&method, &session.wire)?;
     }
+    let rest = match settings::rest_binding(&args) {
+        Some(index) => {
+            let binding = rest::binding_for(&method, index)?;
+            let message = first.clone().ok_or_else(|| {
+                Error::usage(format!(
+                    "{} takes a stream of requests, which REST cannot send: use --protocol grpc or connect",
+                    method.full_name()
+                ))
+            })?;
+            Some((binding, message))
+        }
+        None => None,
+    };
     let channel = session.channel().await?;
     let trace = session.trace.clone();
     let call_options = settings::call_options(&args, &session);
-    let result = call::call(
-        &channel,
-        &resolved,
-        first,
-        requests,
-        call_options,
-        call::CallOutput {
-            print: &print,
-            printer: &mut printer,
-        },
-        &mut session.schema,
-    )
-    .await;
+    let output = call::CallOutput {
+        print: &print,
+        printer: &mut printer,
+        observer: None,
+    };
+    let result = match &rest {
+        Some((binding, message)) => {
+            rest::call(&channel, binding, message, &call_options, output).await
+        }
+        None => {
+            call::call(
+                &channel,
+                &resolved,
+                first,
+                requests,
+                call_options,
+                output,
+                &mut session.schema,
+            )
+            .await
+        }
+    };
     trace.summary();
     printer.flush()?;
-    match result {
+    let result = match result {
         Err(Error::Status(status)) => {
             let value =
                 output::status_json(&status, Some(&mut session.schema), &print.serialize).await;
@@ -103,7 +127,17 @@ pub async fn call(args: CallArgs) -> Result<()> {
             Err(Error::Reported(status.code.exit_code()))
         }
         other => other,
-    }
+    };
+    end_of_process(session);
+    result
+}
+
+/// The output is written and the process is about to end: freeing the
+/// session (its schema pools, thousands of small allocations, and the
+/// connection) would only delay the exit, by more than a short call's
+/// own work, so it is left to the operating system.
+fn end_of_process(session: session::Session) {
+    std::mem::forget(session);
 }
 
 fn print_options(args: &CallArgs) -> PrintOptions {
@@ -123,6 +157,7 @@ async fn list(args: &CallArgs, server: Option<target::Server>) -> Result<()> {
         Some(&args.request),
         server,
         false,
+        false,
     )
     .await?;
     let mut printer = print_options(args).printer(session::output(args.output.output.as_deref())?);
@@ -134,5 +169,7 @@ async fn list(args: &CallArgs, server: Option<target::Server>) -> Result<()> {
     for name in names {
         printer.line(&name)?;
     }
-    printer.flush()
+    printer.flush()?;
+    end_of_process(session);
+    Ok(())
 }

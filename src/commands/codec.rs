@@ -19,7 +19,7 @@ async fn open_offline_session(schema: &SchemaArgs) -> Result<Session> {
             "no schema: give a server (TARGET, for reflection) or --schema",
         ));
     }
-    super::open_session(schema, None, None, None, false).await
+    super::open_session(schema, None, None, None, false, false).await
 }
 
 pub async fn encode(args: EncodeArgs) -> Result<()> {

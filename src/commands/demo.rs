@@ -93,6 +93,12 @@ pub fn demo() -> Result<()> {
     }
     if unexpected.is_empty() {
         println!("# Every step ended as expected.");
+        println!(
+            "\n# The same in a browser: a page to browse the methods, fill in requests\n\
+             # and watch streams (docs/ui.md). Start a server, then rpcurl ui:\n\
+             $ rpcurl serve --schema descriptors/test.binpb --responses descriptors/demo-responses.json --listen 127.0.0.1:50051 &\n\
+             $ rpcurl ui --schema descriptors/test.binpb http://127.0.0.1:50051"
+        );
         Ok(())
     } else {
         eprintln!("error: {}", unexpected.join("; "));
@@ -117,7 +123,8 @@ fn start_server() -> Result<String> {
         };
         runtime.block_on(async move {
             let started = async {
-                let pool = crate::schema::files::load(&["-".into()], &[], &mut &SCHEMA[..])?;
+                let pool = crate::schema::files::load(&["-".into()], &[], &mut &SCHEMA[..])?
+                    .into_pool()?;
                 let answers = Answers::new(
                     &pool,
                     Some(("the demo answers", RESPONSES.as_bytes())),

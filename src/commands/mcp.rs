@@ -11,6 +11,6 @@ pub async fn mcp(args: McpArgs) -> Result<()> {
         None => None,
     };
     let session =
-        super::open_session(&args.schema, Some(&args.server), None, server, false).await?;
+        super::open_session(&args.schema, Some(&args.server), None, server, false, true).await?;
     mcp::run(session, settings::mcp_options(&args)).await
 }

@@ -12,8 +12,10 @@ mod jsonschema;
 mod list;
 mod man;
 mod mcp;
+mod openapi;
 mod serve;
 mod template;
+mod ui;
 
 use std::future::Future;
 use std::io::Write;
@@ -44,6 +46,9 @@ pub fn dispatch(cli: Cli) -> u8 {
             Verb::Command(Command::Jsonschema(args)) => {
                 on_runtime(timeout, false, jsonschema::jsonschema(args))
             }
+            Verb::Command(Command::Openapi(args)) => {
+                on_runtime(timeout, false, openapi::openapi(args))
+            }
             Verb::Command(Command::Export(args)) => {
                 on_runtime(timeout, false, export::export(args))
             }
@@ -52,6 +57,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             // For `serve`, --timeout is how long to serve: running out is
             // success.
             Verb::Command(Command::Serve(args)) => on_runtime(timeout, true, serve::serve(args)),
+            Verb::Command(Command::Ui(args)) => on_runtime(None, true, ui::ui(args)),
             Verb::Command(Command::Mcp(args)) => on_runtime(None, false, mcp::mcp(args)),
             // The demo runs a server and the client side by side, each on
             // its own runtime.
@@ -162,21 +168,23 @@ async fn open_tool_session(
             "no schema: give a server (TARGET, for reflection) or --schema",
         ));
     }
-    open_session(schema, Some(server_args), None, server, false).await
+    open_session(schema, Some(server_args), None, server, false, true).await
 }
 
 /// Opens a session from the flags: the one way every command gets one.
+/// `comments`: whether the command shows the schema's comments.
 async fn open_session(
     schema: &SchemaArgs,
     server_args: Option<&ServerArgs>,
     request: Option<&crate::cli::RequestArgs>,
     server: Option<Server>,
     data_from_stdin: bool,
+    comments: bool,
 ) -> Result<Session> {
     if let (Some(args), Some(server)) = (server_args, &server) {
         settings::check_tls(&args.tls, server)?;
     }
-    let options = settings::session_options(schema, server_args, request);
+    let options = settings::session_options(schema, server_args, request, comments);
     Session::open(options, server, data_from_stdin).await
 }
 

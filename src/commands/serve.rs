@@ -17,7 +17,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     }
     let pool = {
         let mut session =
-            super::open_session(&args.schema, Some(&args.server), None, server, false).await?;
+            super::open_session(&args.schema, Some(&args.server), None, server, false, true)
+                .await?;
         session.schema.full_pool().await?
     };
     crate::serve::run(pool, settings::serve_options(&args)).await

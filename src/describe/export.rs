@@ -12,12 +12,14 @@ use super::source::file_source;
 use crate::schema::lookup;
 
 /// Files every pool holds whether or not the user's schema has them
-/// (prost-reflect's well-known types and rpcurl's google.rpc files): exported
-/// only when an exported file imports them.
-const BUILTIN_RPC_FILES: [&str; 3] = [
+/// (prost-reflect's well-known types and rpcurl's google.rpc and
+/// google.api.http files): exported only when an exported file imports them.
+const BUILTIN_RPC_FILES: [&str; 5] = [
     "google/rpc/code.proto",
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",
+    "google/api/http.proto",
+    "google/api/annotations.proto",
 ];
 
 /// Files of rpcurl's own making, never exported.

@@ -496,6 +496,7 @@ fn export_everything() {
         "google/protobuf/descriptor.proto",
         "google/protobuf/api.proto",
         "google/rpc/status.proto",
+        "google/api/http.proto",
         "rpcurl/internal/opaque_any.proto",
     ] {
         assert!(!names.contains(&absent), "{absent} in {names:?}");

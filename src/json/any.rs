@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value};
+use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, Value};
 
 use super::wkt::ANY;
 use crate::error::{Error, Result};
@@ -23,27 +23,10 @@ impl AnyCache {
         if let Some(v) = self.known.get(desc.full_name()) {
             return *v;
         }
-        let mut seen = std::collections::HashSet::new();
-        let v = reaches_any(desc, &mut seen);
+        let v = crate::schema::facts::reaches(desc, ANY);
         self.known.insert(desc.full_name().to_string(), v);
         v
     }
-}
-
-pub(super) fn reaches_any(
-    desc: &MessageDescriptor,
-    seen: &mut std::collections::HashSet<String>,
-) -> bool {
-    if desc.full_name() == ANY {
-        return true;
-    }
-    if !seen.insert(desc.full_name().to_string()) {
-        return false;
-    }
-    desc.fields().any(|f| match f.kind() {
-        Kind::Message(m) => reaches_any(&m, seen),
-        _ => false,
-    })
 }
 
 /// How deep `Any` values may nest inside one message. Each level is a

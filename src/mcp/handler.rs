@@ -313,6 +313,7 @@ impl Handler {
             CallOutput {
                 print: &print,
                 printer: &mut printer,
+                observer: None,
             },
             &mut session.schema,
         );

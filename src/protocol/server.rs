@@ -383,6 +383,15 @@ impl Requests {
         Ok(Requests { source, max_size })
     }
 
+    /// Exactly one message, already read (a REST request's, rebuilt from
+    /// its path, query and body).
+    pub fn one(message: Bytes, max_size: usize) -> Requests {
+        Requests {
+            source: Source::Query(Some(message)),
+            max_size,
+        }
+    }
+
     /// The next request message, `None` after the last.
     pub async fn next(&mut self) -> Result<Option<Bytes>, Status> {
         match &mut self.source {
@@ -449,7 +458,8 @@ impl Requests {
     }
 }
 
-async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Status> {
+/// A whole request body, refused past `max` bytes.
+pub async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Status> {
     let mut out = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame

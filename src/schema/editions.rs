@@ -347,7 +347,9 @@ pub struct Lowered {
     pub implicit_made_explicit: Vec<String>,
 }
 
-fn editions_of_fields(fields: &[Field<'_>]) -> std::result::Result<Option<Edition>, String> {
+pub(super) fn editions_of_fields(
+    fields: &[Field<'_>],
+) -> std::result::Result<Option<Edition>, String> {
     let syntax = string_of(fields, FILE_SYNTAX);
     let edition = varint_of(fields, FILE_EDITION);
     match syntax.as_deref() {
@@ -1027,15 +1029,15 @@ fn join(scope: &str, name: &str) -> String {
 // ---------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug)]
-struct Field<'a> {
-    number: u32,
+pub(super) struct Field<'a> {
+    pub(super) number: u32,
     /// The whole field as it came: key and value.
-    raw: &'a [u8],
-    value: Value<'a>,
+    pub(super) raw: &'a [u8],
+    pub(super) value: Value<'a>,
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Varint(u64),
     /// The payload of a length-delimited field.
     Bytes(&'a [u8]),
@@ -1044,51 +1046,76 @@ enum Value<'a> {
 }
 
 /// The fields of one encoded message, in order.
-fn parse(bytes: &[u8]) -> std::result::Result<Vec<Field<'_>>, String> {
-    let mut fields = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let start = pos;
-        let (number, wire) = read_key(bytes, &mut pos)?;
-        let value = match wire {
-            0 => Value::Varint(read_varint(bytes, &mut pos)?),
-            1 => {
-                advance(bytes, &mut pos, 8)?;
-                Value::Other
-            }
-            2 => {
-                let len = read_varint(bytes, &mut pos)?;
-                let len = usize::try_from(len).map_err(|_| truncated())?;
-                let begin = pos;
-                advance(bytes, &mut pos, len)?;
-                Value::Bytes(&bytes[begin..pos])
-            }
-            3 => {
-                skip_group(bytes, &mut pos, number)?;
-                Value::Other
-            }
-            5 => {
-                advance(bytes, &mut pos, 4)?;
-                Value::Other
-            }
-            4 => {
-                return Err(format!(
-                    "the descriptor bytes end a group (field {number}) that was not started"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "the descriptor bytes are malformed (wire type {other} for field {number})"
-                ));
-            }
-        };
-        fields.push(Field {
-            number,
-            raw: &bytes[start..pos],
-            value,
-        });
+pub(super) fn parse(bytes: &[u8]) -> std::result::Result<Vec<Field<'_>>, String> {
+    fields(bytes).collect()
+}
+
+/// The fields of one encoded message, in order, one at a time (for readers
+/// that stop early or keep nothing); after an error, nothing more.
+pub(super) fn fields(bytes: &[u8]) -> Fields<'_> {
+    Fields { bytes, pos: 0 }
+}
+
+pub(super) struct Fields<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = std::result::Result<Field<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let field = next_field(self.bytes, &mut self.pos);
+        if field.is_err() {
+            self.pos = self.bytes.len();
+        }
+        Some(field)
     }
-    Ok(fields)
+}
+
+fn next_field<'a>(bytes: &'a [u8], pos: &mut usize) -> std::result::Result<Field<'a>, String> {
+    let start = *pos;
+    let (number, wire) = read_key(bytes, pos)?;
+    let value = match wire {
+        0 => Value::Varint(read_varint(bytes, pos)?),
+        1 => {
+            advance(bytes, pos, 8)?;
+            Value::Other
+        }
+        2 => {
+            let len = read_varint(bytes, pos)?;
+            let len = usize::try_from(len).map_err(|_| truncated())?;
+            let begin = *pos;
+            advance(bytes, pos, len)?;
+            Value::Bytes(&bytes[begin..*pos])
+        }
+        3 => {
+            skip_group(bytes, pos, number)?;
+            Value::Other
+        }
+        5 => {
+            advance(bytes, pos, 4)?;
+            Value::Other
+        }
+        4 => {
+            return Err(format!(
+                "the descriptor bytes end a group (field {number}) that was not started"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "the descriptor bytes are malformed (wire type {other} for field {number})"
+            ));
+        }
+    };
+    Ok(Field {
+        number,
+        raw: &bytes[start..*pos],
+        value,
+    })
 }
 
 fn truncated() -> String {
@@ -1164,14 +1191,14 @@ fn varint_of(fields: &[Field<'_>], number: u32) -> Option<u64> {
     })
 }
 
-fn string_of(fields: &[Field<'_>], number: u32) -> Option<String> {
+pub(super) fn string_of(fields: &[Field<'_>], number: u32) -> Option<String> {
     fields.iter().rev().find_map(|f| match f.value {
         Value::Bytes(b) if f.number == number => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
     })
 }
 
-fn all_bytes<'a>(fields: &[Field<'a>], number: u32) -> impl Iterator<Item = &'a [u8]> {
+pub(super) fn all_bytes<'a>(fields: &[Field<'a>], number: u32) -> impl Iterator<Item = &'a [u8]> {
     fields.iter().filter_map(move |f| match f.value {
         Value::Bytes(b) if f.number == number => Some(b),
         _ => None,

@@ -15,6 +15,25 @@ pub const BEHAVIOR_REQUIRED: i32 = 2;
 pub const BEHAVIOR_OUTPUT_ONLY: i32 = 3;
 pub const BEHAVIOR_INPUT_ONLY: i32 = 4;
 
+/// Whether a message of type `desc` can hold one of type `name` anywhere
+/// inside (itself included), through fields of any depth.
+pub fn reaches(desc: &MessageDescriptor, name: &str) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![desc.clone()];
+    while let Some(message) = stack.pop() {
+        if message.full_name() == name {
+            return true;
+        }
+        if seen.insert(message.full_name().to_string()) {
+            stack.extend(message.fields().filter_map(|f| match f.kind() {
+                prost_reflect::Kind::Message(m) => Some(m),
+                _ => None,
+            }));
+        }
+    }
+    false
+}
+
 /// The fields of `desc` in the order the .proto file declares them
 /// (prost-reflect lists them by number).
 pub fn declared_fields(desc: &MessageDescriptor) -> Vec<FieldDescriptor> {

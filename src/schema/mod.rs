@@ -18,6 +18,7 @@ use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::error::{Error, Result};
 use crate::target::MethodName;
+use files::Files;
 pub use lookup::{Found, Symbol, suggest};
 use reflection::Reflection;
 
@@ -37,14 +38,15 @@ pub struct Resolved {
 
 pub struct Schema {
     reflection: Option<Reflection>,
-    files: Option<DescriptorPool>,
+    /// Built lazily: see [`Files`].
+    files: Option<Files>,
     file_names: Vec<String>,
 }
 
 impl Schema {
     pub fn new(
         reflection: Option<Reflection>,
-        files: Option<DescriptorPool>,
+        files: Option<Files>,
         file_names: Vec<String>,
     ) -> Schema {
         Schema {
@@ -57,7 +59,7 @@ impl Schema {
     pub fn pool(&self, source: Source) -> Option<&DescriptorPool> {
         match source {
             Source::Reflection => self.reflection.as_ref().map(|r| r.pool()),
-            Source::Files => self.files.as_ref(),
+            Source::Files => self.files.as_ref().map(Files::pool),
         }
     }
 
@@ -80,9 +82,22 @@ impl Schema {
                 source: Source::Reflection,
             });
         }
-        if let Some(pool) = &self.files
-            && let Some(found) = find_method(pool, name)?
+        if let Some(files) = self.files.as_mut()
+            && files.ensure_symbol(&name.service)?
+            && let Some(found) = find_method(files.pool(), name)?
         {
+            // A request that can hold an `Any` may name any type of the
+            // set in "@type", and the JSON reader looks it up in the
+            // method's pool: that needs every file.
+            if json_any_possible(&found.input()) {
+                let pool = files.all()?;
+                if let Some(found) = find_method(pool, name)? {
+                    return Ok(Resolved {
+                        method: found,
+                        source: Source::Files,
+                    });
+                }
+            }
             return Ok(Resolved {
                 method: found,
                 source: Source::Files,
@@ -94,6 +109,11 @@ impl Schema {
     /// Explains a method that no source has, with the closest names.
     async fn not_found(&mut self, name: &MethodName) -> Error {
         let sources = self.describe_sources();
+        // Suggestions draw on every file; one that does not build is
+        // left out of them.
+        if let Some(files) = self.files.as_mut() {
+            let _ = files.all();
+        }
         // A message or enum named where a service or method was expected.
         for pool in self.pools() {
             let full = name.full_name();
@@ -107,7 +127,7 @@ impl Schema {
         }
         let services = self.services().await.unwrap_or_default();
         if services.iter().any(|s| s == &name.service) {
-            let methods: Vec<String> = self
+            let mut methods: Vec<String> = self
                 .pools()
                 .iter()
                 .filter_map(|p| p.get_service_by_name(&name.service))
@@ -117,6 +137,14 @@ impl Schema {
                         .collect::<Vec<_>>()
                 })
                 .collect();
+            if methods.is_empty()
+                && let Some(listed) = self
+                    .files
+                    .as_ref()
+                    .and_then(|f| f.methods_of(&name.service))
+            {
+                methods = listed.to_vec();
+            }
             return Error::local(format!(
                 "service {} has no method '{}'{}; its methods: {}",
                 name.service,
@@ -138,7 +166,7 @@ impl Schema {
             pools.push(r.pool());
         }
         if let Some(f) = &self.files {
-            pools.push(f);
+            pools.push(f.pool());
         }
         pools
     }
@@ -149,8 +177,8 @@ impl Schema {
         if let Some(reflection) = self.reflection.as_mut() {
             names.extend(reflection.list_services().await?);
         }
-        if let Some(pool) = &self.files {
-            names.extend(pool.services().map(|s| s.full_name().to_string()));
+        if let Some(files) = &self.files {
+            names.extend(files.services().map(str::to_string));
         }
         names.sort();
         names.dedup();
@@ -169,12 +197,8 @@ impl Schema {
                 out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
                 continue;
             }
-            if let Some(s) = self
-                .files
-                .as_ref()
-                .and_then(|p| p.get_service_by_name(&service))
-            {
-                out.extend(s.methods().map(|m| format!("{service}/{}", m.name())));
+            if let Some(methods) = self.files.as_ref().and_then(|f| f.methods_of(&service)) {
+                out.extend(methods.iter().map(|m| format!("{service}/{m}")));
             }
         }
         out.sort();
@@ -199,11 +223,24 @@ impl Schema {
             {
                 continue;
             }
-            if let Some(reflection) = self.reflection.as_mut() {
-                let _ = reflection.ensure_symbol(name).await;
+            // rpcurl's own first: the well-known types and google.rpc,
+            // which reflection never takes from the server.
+            let base = pool::base();
+            let builtin = base.get_message_by_name(name).is_some();
+            if !builtin {
+                if let Some(reflection) = self.reflection.as_mut() {
+                    let _ = reflection.ensure_symbol(name).await;
+                }
+                if let Some(files) = self.files.as_mut() {
+                    let _ = files.ensure_symbol(name);
+                }
             }
             let reflected = self.reflection.as_ref().map(|r| r.pool().clone());
-            let candidates = [reflected.as_ref(), self.files.as_ref()];
+            let candidates = [
+                builtin.then_some(&base),
+                reflected.as_ref(),
+                self.files.as_ref().map(Files::pool),
+            ];
             let Some(from) = candidates
                 .into_iter()
                 .flatten()
@@ -214,7 +251,7 @@ impl Schema {
             };
             let target = match source {
                 Source::Reflection => self.reflection.as_mut().map(|r| r.pool_mut()),
-                Source::Files => self.files.as_mut(),
+                Source::Files => self.files.as_mut().map(Files::pool_mut),
             };
             if let Some(target) = target {
                 if target.get_message_by_name(name).is_none() {
@@ -243,7 +280,12 @@ impl Schema {
     pub async fn lookup(&mut self, name: &str) -> Result<Found> {
         match self.find(name).await? {
             Some(found) => Ok(found),
-            None => Err(lookup::not_found(name, &self.known_symbols())),
+            None => {
+                if let Some(files) = self.files.as_mut() {
+                    let _ = files.all();
+                }
+                Err(lookup::not_found(name, &self.known_symbols()))
+            }
         }
     }
 
@@ -251,7 +293,17 @@ impl Schema {
     /// or `pkg.Svc/M`), as `template` and `jsonschema` take them.
     pub async fn message_or_method(&mut self, name: &str) -> Result<MessageDescriptor> {
         let found = self.lookup(name).await?;
-        lookup::message_of(&found.symbol, name)
+        let message = lookup::message_of(&found.symbol, name)?;
+        // As for a method's request (see `method`): an `Any` may hold any
+        // type of the files.
+        if let Some(files) = self.files.as_mut()
+            && &found.pool == files.pool()
+            && json_any_possible(&message)
+            && let Some(whole) = files.all()?.get_message_by_name(message.full_name())
+        {
+            return Ok(whole);
+        }
+        Ok(message)
     }
 
     async fn find(&mut self, name: &str) -> Result<Option<Found>> {
@@ -279,8 +331,21 @@ impl Schema {
                 scope = scope.rsplit_once('.').map_or("", |(parent, _)| parent);
             }
         }
-        if let Some(hit) = self.files.as_ref().and_then(found) {
-            return Ok(Some(hit));
+        if let Some(files) = self.files.as_mut() {
+            let trimmed = name.trim();
+            if trimmed.ends_with(".proto") {
+                files.ensure_file(trimmed)?;
+            } else {
+                files.ensure_symbol(trimmed)?;
+            }
+            if let Some(hit) = found(files.pool()) {
+                return Ok(Some(hit));
+            }
+            // Names no top-level symbol encloses (an enum value scoped by
+            // its package): every file.
+            if let Some(hit) = found(files.all()?) {
+                return Ok(Some(hit));
+            }
         }
         Ok(found(&pool::base()))
     }
@@ -306,7 +371,8 @@ impl Schema {
                 let _ = reflection.ensure_symbol(&service).await?;
             }
             let mut pool = reflection.pool().clone();
-            if let Some(files) = &self.files {
+            if let Some(files) = self.files.as_mut() {
+                let files = files.all()?;
                 for file in files.files() {
                     if pool.get_file_by_name(file.name()).is_none() {
                         let _ = copy_file(files, &mut pool, file.name());
@@ -315,8 +381,8 @@ impl Schema {
             }
             return Ok(pool);
         }
-        match &self.files {
-            Some(pool) => Ok(pool.clone()),
+        match self.files.as_mut() {
+            Some(files) => Ok(files.all()?.clone()),
             None => Err(Error::usage(
                 "no schema: give a server (reflection) or --schema",
             )),
@@ -330,6 +396,12 @@ impl Schema {
             .find_map(|p| p.get_message_by_name(name))
             .or_else(|| pool::base().get_message_by_name(name))
     }
+}
+
+/// Whether JSON for messages of this type can hold an `Any` (whose
+/// "@type" may name any type of the schema).
+fn json_any_possible(desc: &MessageDescriptor) -> bool {
+    facts::reaches(desc, "google.protobuf.Any")
 }
 
 fn find_method(pool: &DescriptorPool, name: &MethodName) -> Result<Option<MethodDescriptor>> {

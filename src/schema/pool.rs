@@ -43,6 +43,68 @@ pub fn base() -> DescriptorPool {
     .clone()
 }
 
+const ANY_FILE: &str = "google/protobuf/any.proto";
+/// What a pool that has `Any` is given (see [`add_raw_files`]).
+const ANY_SUPPORT: &[&str] = &[
+    "google/rpc/code.proto",
+    "google/rpc/error_details.proto",
+    "google/rpc/status.proto",
+    OPAQUE_FILE,
+];
+
+/// The files of [`base`], by name, known without building it: imports a
+/// set may leave out because rpcurl has them.
+const BASE_FILES: &[&str] = &[
+    "google/protobuf/any.proto",
+    "google/protobuf/api.proto",
+    "google/protobuf/compiler/plugin.proto",
+    "google/protobuf/descriptor.proto",
+    "google/protobuf/duration.proto",
+    "google/protobuf/empty.proto",
+    "google/protobuf/field_mask.proto",
+    "google/protobuf/source_context.proto",
+    "google/protobuf/struct.proto",
+    "google/protobuf/timestamp.proto",
+    "google/protobuf/type.proto",
+    "google/protobuf/wrappers.proto",
+    "google/rpc/code.proto",
+    "google/rpc/error_details.proto",
+    "google/rpc/status.proto",
+    OPAQUE_FILE,
+];
+
+/// Whether rpcurl has a file of this name built in (see [`base`]).
+pub fn is_builtin(name: &str) -> bool {
+    BASE_FILES.contains(&name)
+}
+
+/// A file of [`base`], without building that pool: the well-known types
+/// from prost-reflect's own pool (which it builds anyway to read the
+/// options of any file that has some), google.rpc from the built-in set.
+fn builtin_file(name: &str) -> Result<Option<RawFile>> {
+    let broken =
+        |e: prost::DecodeError| Error::local(format!("built-in descriptors do not decode: {e}"));
+    if name == OPAQUE_FILE {
+        return Ok(Some(RawFile {
+            raw: opaque_file().encode_to_vec(),
+            proto: opaque_file(),
+        }));
+    }
+    if name.starts_with("google/protobuf/") {
+        return DescriptorPool::global()
+            .get_file_by_name(name)
+            .map(|file| RawFile::decode(file.encode_to_vec()).map_err(broken))
+            .transpose();
+    }
+    for raw in RawSet::decode(BUILTIN).map_err(broken)?.file {
+        let file = RawFile::decode(raw).map_err(broken)?;
+        if file.proto.name() == name {
+            return Ok(Some(file));
+        }
+    }
+    Ok(None)
+}
+
 fn opaque_file() -> FileDescriptorProto {
     let field = |name: &str, number: i32, ty: Type| FieldDescriptorProto {
         name: Some(name.into()),
@@ -66,32 +128,6 @@ fn opaque_file() -> FileDescriptorProto {
         syntax: Some("proto3".into()),
         ..Default::default()
     }
-}
-
-/// To a pool that has `Any`: google.rpc's status and error details (the
-/// usual payloads of an `Any`, known without the schema carrying them) and
-/// the placeholder type for `Any`s of unknown types (printing looks it up in
-/// the message's own pool). Neither needs the whole base pool built.
-pub fn add_any_support(pool: &mut DescriptorPool) -> Result<()> {
-    if pool.get_message_by_name("google.protobuf.Any").is_none() {
-        return Ok(());
-    }
-    let builtin = RawSet::decode(BUILTIN)
-        .map_err(|e| Error::local(format!("built-in descriptors do not decode: {e}")))?;
-    let files = builtin
-        .file
-        .into_iter()
-        .map(RawFile::decode)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::local(format!("built-in descriptors do not decode: {e}")))?;
-    add_raw_files(pool, files, "rpcurl's built-in files", &|dep, importer| {
-        format!("built-in file '{importer}' imports '{dep}', which is missing")
-    })?;
-    if pool.get_file_by_name(OPAQUE_FILE).is_none() {
-        pool.add_file_descriptor_proto(opaque_file())
-            .map_err(|e| Error::local(format!("internal descriptor: {e}")))?;
-    }
-    Ok(())
 }
 
 /// Refuses files prost-reflect cannot represent. It panics on Editions
@@ -149,10 +185,21 @@ impl RawFile {
             raw,
         })
     }
+}
 
-    pub fn from_proto(proto: FileDescriptorProto) -> RawFile {
-        let raw = proto.encode_to_vec();
-        RawFile { proto, raw }
+/// An encoded FileDescriptorProto without its source info (comments and
+/// spans: often most of a file's bytes, and of the work of building it),
+/// for commands that never show comments. Malformed bytes are returned as
+/// they are, for the build to report.
+pub fn without_source_info(raw: &[u8]) -> Vec<u8> {
+    const SOURCE_CODE_INFO: u32 = 9;
+    match super::editions::parse(raw) {
+        Ok(fields) if fields.iter().any(|f| f.number == SOURCE_CODE_INFO) => fields
+            .iter()
+            .filter(|f| f.number != SOURCE_CODE_INFO)
+            .flat_map(|f| f.raw.iter().copied())
+            .collect(),
+        _ => raw.to_vec(),
     }
 }
 
@@ -166,21 +213,6 @@ pub struct RawSet {
 /// Adds `files` to `pool` in dependency order. Files whose names the pool
 /// already holds are skipped (the well-known types and google.rpc arrive in
 /// most sets too). `missing` explains an import that is nowhere to be found.
-pub fn add_files(
-    pool: &mut DescriptorPool,
-    files: Vec<FileDescriptorProto>,
-    origin: &str,
-    missing: &dyn Fn(&str, &str) -> String,
-) -> Result<()> {
-    add_raw_files(
-        pool,
-        files.into_iter().map(RawFile::from_proto).collect(),
-        origin,
-        missing,
-    )
-}
-
-/// [`add_files`] for files whose original bytes are at hand.
 pub fn add_raw_files(
     pool: &mut DescriptorPool,
     files: Vec<RawFile>,
@@ -209,41 +241,35 @@ pub fn add_raw_files(
     // Imports no file brings and the pool lacks: rpcurl's built-in files
     // (well-known types, google.rpc) stand in, so that a pool need not
     // start from the whole base set (building it is a good part of a short
-    // call's start-up).
-    let mut builtin_needed: Vec<String> = Vec::new();
-    for proto in pending.values() {
-        for dep in &proto.dependency {
-            if !pending.contains_key(dep)
-                && pool.get_file_by_name(dep).is_none()
-                && !builtin_needed.contains(dep)
-            {
-                builtin_needed.push(dep.clone());
-            }
-        }
+    // call's start-up). A pool that can hold an `Any` also gets google.rpc's
+    // status and error details (the usual payloads of an `Any`, known
+    // without the schema carrying them) and the placeholder type for `Any`s
+    // of unknown types (printing looks it up in the message's own pool).
+    // They join the same batch: each batch copies the pool once.
+    let mut wanted: Vec<String> = pending
+        .values()
+        .flat_map(|proto| proto.dependency.iter().cloned())
+        .collect();
+    let has_any = pending.contains_key(ANY_FILE) || pool.get_file_by_name(ANY_FILE).is_some();
+    if has_any && pool.get_file_by_name(OPAQUE_FILE).is_none() {
+        wanted.extend(ANY_SUPPORT.iter().map(|name| name.to_string()));
     }
-    if !builtin_needed.is_empty() {
-        let base = base();
-        let mut builtin = Vec::new();
-        let mut stack = builtin_needed;
-        let mut seen = HashSet::new();
-        while let Some(name) = stack.pop() {
-            if !seen.insert(name.clone()) || pool.get_file_by_name(&name).is_some() {
-                continue;
-            }
-            // Missing from rpcurl too: `visit` below names it.
-            let Some(file) = base.get_file_by_name(&name) else {
-                continue;
-            };
-            stack.extend(file.dependencies().map(|d| d.name().to_string()));
-            builtin.push(
-                RawFile::decode(file.encode_to_vec()).map_err(|e| {
-                    Error::local(format!("built-in descriptors do not decode: {e}"))
-                })?,
-            );
+    let mut seen = HashSet::new();
+    while let Some(name) = wanted.pop() {
+        if pending.contains_key(&name)
+            || pool.get_file_by_name(&name).is_some()
+            || !seen.insert(name.clone())
+        {
+            continue;
         }
-        if !builtin.is_empty() {
-            add_raw_files(pool, builtin, "rpcurl's built-in files", missing)?;
-        }
+        // Missing from rpcurl too: `visit` below names it.
+        let Some(file) = builtin_file(&name)? else {
+            continue;
+        };
+        wanted.extend(file.proto.dependency.iter().cloned());
+        order.push(name.clone());
+        raw_of.insert(name.clone(), file.raw);
+        pending.insert(name, file.proto);
     }
     let mut sorted = Vec::with_capacity(pending.len());
     let mut done: HashSet<String> = HashSet::new();
@@ -340,6 +366,31 @@ fn add_guarded(pool: &mut DescriptorPool, set: Vec<u8>, origin: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn add_files(
+        pool: &mut DescriptorPool,
+        files: Vec<FileDescriptorProto>,
+        origin: &str,
+        missing: &dyn Fn(&str, &str) -> String,
+    ) -> Result<()> {
+        let files = files
+            .into_iter()
+            .map(|proto| RawFile {
+                raw: proto.encode_to_vec(),
+                proto,
+            })
+            .collect();
+        add_raw_files(pool, files, origin, missing)
+    }
+
+    #[test]
+    fn the_list_of_built_in_files_is_the_base_pool() {
+        let mut listed: Vec<String> = BASE_FILES.iter().map(|f| f.to_string()).collect();
+        listed.sort();
+        let mut built: Vec<String> = base().files().map(|f| f.name().to_string()).collect();
+        built.sort();
+        assert_eq!(listed, built);
+    }
 
     fn file(name: &str, deps: &[&str]) -> FileDescriptorProto {
         FileDescriptorProto {

@@ -45,9 +45,13 @@ pub struct Reflection {
     attempts: Vec<(usize, Version)>,
     attempt: usize,
     stream: Option<Stream>,
+    /// The server's files fetched so far; the well-known types and
+    /// google.rpc are always rpcurl's own (see [`Reflection::add`]).
     pool: DescriptorPool,
     /// Symbols the server said it does not know, so we ask only once.
     not_found: HashSet<String>,
+    /// Whether files keep their source info (see `Files::drop_comments`).
+    comments: bool,
 }
 
 struct Stream {
@@ -62,6 +66,7 @@ impl Reflection {
         headers: HeaderMap,
         protocol: Option<Version>,
         call_wire: &Wire,
+        comments: bool,
     ) -> Reflection {
         let mut wires = vec![Wire::grpc()];
         if call_wire.protocol != Protocol::Grpc {
@@ -86,8 +91,9 @@ impl Reflection {
             attempts,
             attempt: 0,
             stream: None,
-            pool: pool::base(),
+            pool: DescriptorPool::new(),
             not_found: HashSet::new(),
+            comments,
         }
     }
 
@@ -184,20 +190,31 @@ impl Reflection {
     }
 
     /// Adds the files of one answer, then fetches whatever they import that
-    /// neither the pool nor the answer holds.
+    /// neither the pool nor the answer holds. The well-known types and
+    /// google.rpc the server sends are set aside and never asked for:
+    /// rpcurl's own copies stand in (`pool::add_raw_files`), so they mean
+    /// the same whatever the server has.
     async fn add(&mut self, encoded: Vec<Vec<u8>>) -> Result<()> {
         let mut pending: HashMap<String, RawFile> = HashMap::new();
         let mut order = Vec::new();
         let mut queue = encoded;
         loop {
             for bytes in queue.drain(..) {
+                let bytes = if self.comments {
+                    bytes
+                } else {
+                    pool::without_source_info(&bytes)
+                };
                 let file = RawFile::decode(bytes).map_err(|e| {
                     Error::local(format!(
                         "server reflection sent a file descriptor that does not decode: {e}"
                     ))
                 })?;
                 let name = file.proto.name().to_string();
-                if self.pool.get_file_by_name(&name).is_none() && !pending.contains_key(&name) {
+                if self.pool.get_file_by_name(&name).is_none()
+                    && !pending.contains_key(&name)
+                    && !pool::is_builtin(&name)
+                {
                     order.push(name.clone());
                     pending.insert(name, file);
                 }
@@ -205,7 +222,11 @@ impl Reflection {
             let missing: Vec<String> = pending
                 .values()
                 .flat_map(|f| f.proto.dependency.iter())
-                .filter(|d| self.pool.get_file_by_name(d).is_none() && !pending.contains_key(*d))
+                .filter(|d| {
+                    self.pool.get_file_by_name(d).is_none()
+                        && !pending.contains_key(*d)
+                        && !pool::is_builtin(d)
+                })
                 .cloned()
                 .collect::<HashSet<_>>()
                 .into_iter()

@@ -15,11 +15,11 @@ use crate::error::{Error, Result};
 const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/annotations.proto",
-        include_str!("../../descriptors/bundled/google/api/annotations.proto"),
+        include_str!("../../descriptors/builtin/google/api/annotations.proto"),
     ),
     (
         "google/api/http.proto",
-        include_str!("../../descriptors/bundled/google/api/http.proto"),
+        include_str!("../../descriptors/builtin/google/api/http.proto"),
     ),
     (
         "google/api/field_behavior.proto",

@@ -366,6 +366,7 @@ mod tests {
             &[],
             &mut bytes.as_slice(),
         )
+        .and_then(crate::schema::files::Files::into_pool)
         .expect("test schema loads")
     }
 

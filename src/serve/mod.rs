@@ -11,6 +11,7 @@ mod answers;
 mod builtin;
 mod call;
 mod log;
+mod rest;
 mod routes;
 
 use std::convert::Infallible;
@@ -56,6 +57,11 @@ pub struct Shared {
     /// Services listed by reflection and known to health checks.
     pub services: Vec<String>,
     routes: Routes,
+    /// Methods' google.api.http rules, and their OpenAPI document.
+    rest: rest::RestRoutes,
+    /// What the schema has that cannot be served (invalid REST rules),
+    /// logged after the listening line.
+    warnings: Vec<String>,
     max_request: usize,
     pub allow_unknown_fields: bool,
     limits: Limits,
@@ -74,6 +80,8 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
     } = config;
     builtin::add_to(&mut pool)?;
     let routes = Routes::new(&pool);
+    let mut warnings = Vec::new();
+    let rest = rest::RestRoutes::new(&pool, &mut |warning| warnings.push(warning));
     let mut services: Vec<String> = pool.services().map(|s| s.full_name().to_string()).collect();
     services.sort();
     Ok((
@@ -83,6 +91,8 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
             log,
             services,
             routes,
+            rest,
+            warnings,
             max_request,
             allow_unknown_fields,
             limits,
@@ -291,26 +301,50 @@ fn http_version(version: http::Version) -> &'static str {
 
 async fn route(shared: Arc<Shared>, peer: Arc<str>, request: Request<Incoming>) -> Response<Body> {
     let query = request.uri().query().map(str::to_string);
-    let Some(framing) = Framing::detect(request.method(), request.headers(), query.as_deref())
-    else {
-        let content_type = request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_else(|| "none".into());
-        let mut response = Response::new(full(format!(
-            "rpcurl serve answers gRPC, gRPC-Web and Connect requests; this {} request with \
-             content type {content_type} is none of them\n",
-            request.method()
-        )));
-        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        return response;
-    };
     let path = request.uri().path().to_string();
+    let is_get = matches!(*request.method(), Method::GET | Method::HEAD);
+    if is_get && let Some(document) = shared.rest.document(&path) {
+        return document;
+    }
+    // An RPC path is an RPC; anything else may be a REST rule's path (whose
+    // JSON bodies would otherwise read as Connect's).
+    let framing = Framing::detect(request.method(), request.headers(), query.as_deref());
+    if shared.routes.get(&path).is_none() {
+        let method = if *request.method() == Method::HEAD {
+            Method::GET
+        } else {
+            request.method().clone()
+        };
+        if let Some((binding, values)) = shared.rest.find(&method, &path) {
+            let binding = binding.clone();
+            let (parts, body) = request.into_parts();
+            let info = CallInfo {
+                peer: peer.to_string(),
+                protocol: "rest",
+                http: http_version(parts.version),
+                method: format!(
+                    "{}/{}",
+                    binding.method.parent_service().full_name(),
+                    binding.method.name()
+                ),
+                headers: parts.headers,
+                streaming: false,
+            };
+            return rest::answer(shared.clone(), info, binding, values, query, body).await;
+        }
+    }
+    let Some(framing) = framing else {
+        let status = Status::new(
+            Code::NotFound,
+            format!(
+                "no method at {} {path}: rpcurl serve answers gRPC, gRPC-Web and Connect at \
+                 /package.Service/Method, and REST at the paths of the methods' google.api.http \
+                 rules (see /openapi.yaml)",
+                request.method()
+            ),
+        );
+        return rest::error(&shared.pool, &status);
+    };
     let (parts, body) = request.into_parts();
     let method_name = path.trim_start_matches('/').to_string();
     let Some((method, builtin)) = shared.routes.get(&path).cloned() else {
@@ -591,5 +625,8 @@ pub async fn run(pool: DescriptorPool, options: ServeOptions) -> Result<()> {
         "listening": listener.url(tls),
         "services": shared.services,
     }));
+    for warning in &shared.warnings {
+        log::emit(&serde_json::json!({"time": log::now(), "warning": warning}));
+    }
     serve(listener, shared, acceptor).await
 }

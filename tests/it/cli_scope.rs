@@ -12,10 +12,12 @@ const COMMANDS: &[&str] = &[
     "describe",
     "template",
     "jsonschema",
+    "openapi",
     "export",
     "serve",
     "mcp",
     "demo",
+    "ui",
     "encode",
     "decode",
 ];

@@ -35,7 +35,8 @@ const SETS: &[Set] = &[
         imports: false,
         source_info: false,
     },
-    // Built into the binary: google.rpc status and error details.
+    // Built into the binary: google.rpc status and error details, and
+    // google.api.http (the REST rules of methods).
     Set {
         out: "builtin.binpb",
         include: "builtin",
@@ -43,6 +44,8 @@ const SETS: &[Set] = &[
             "google/rpc/code.proto",
             "google/rpc/status.proto",
             "google/rpc/error_details.proto",
+            "google/api/http.proto",
+            "google/api/annotations.proto",
         ],
         imports: false,
         source_info: false,

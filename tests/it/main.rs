@@ -25,4 +25,6 @@ mod layers;
 mod lookup;
 mod mcp;
 mod protocols;
+mod rest;
 mod serve;
+mod ui;

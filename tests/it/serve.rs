@@ -574,7 +574,9 @@ fn other_http_requests_get_a_clear_answer() {
         .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+    // Neither an RPC nor a REST rule's path: 404 with a google.rpc.Status.
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains(r#""code":5"#), "{answer}");
     assert!(answer.contains("gRPC, gRPC-Web and Connect"), "{answer}");
     // A request the schema refuses: invalid_argument, in Connect's form.
     let body = r#"{"nope": 1}"#;
@@ -716,6 +718,7 @@ fn demo_runs_end_to_end() {
     contains(&r.stdout, "\"status\": \"SERVING\"");
     contains(&r.stdout, "{\"index\":3,\"text\":\"tick\"}");
     contains(&r.stdout, "Every step ended as expected");
+    contains(&r.stdout, "$ rpcurl ui --schema descriptors/test.binpb");
     contains(&r.stderr, "invalid_argument: name is required");
 }
 
@@ -786,7 +789,7 @@ fn head_has_no_body_and_get_needs_no_side_effects() {
     assert_eq!(body, "", "{text}");
     // HTTP/2 leaves the body to the server.
     let (status, body) = h2_head(&server.addr());
-    assert_eq!((status, body), (415, Some(0)));
+    assert_eq!((status, body), (404, Some(0)));
     // Connect GET: Echo is marked idempotency_level = NO_SIDE_EFFECTS, Fail
     // is not, and is refused as Connect servers refuse it.
     let get = |method: &str| {

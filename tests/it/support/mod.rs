@@ -6,6 +6,7 @@ pub mod python;
 pub mod raw;
 pub mod serve;
 pub mod server;
+pub mod ui;
 
 use std::io::Write;
 use std::path::PathBuf;

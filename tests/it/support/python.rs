@@ -68,9 +68,14 @@ impl PyServer {
     /// Starts server.py with `args` (besides `--port 0`) and waits for its
     /// `LISTENING` line.
     pub fn start(args: &[&str]) -> PyServer {
+        PyServer::script("server.py", args)
+    }
+
+    /// Starts another server of tests/interop/python/ the same way.
+    pub fn script(name: &str, args: &[&str]) -> PyServer {
         let python = python();
         let mut child = Command::new(python)
-            .arg(repo().join("tests/interop/python/server.py"))
+            .arg(repo().join("tests/interop/python").join(name))
             .args(["--port", "0"])
             .args(args)
             .stdout(Stdio::piped())
