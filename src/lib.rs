@@ -39,6 +39,7 @@ mod ui;
 mod cli;
 mod commands;
 
+pub use cli::complete::answer_if_asked as answer_completion;
 pub use cli::{parse, report_usage_error};
 pub use commands::dispatch;
 

@@ -6,11 +6,13 @@
 //! Flag names follow buf curl so that its command lines work unchanged, and
 //! grpcurl's capabilities appear under long, descriptive names.
 
+pub mod complete;
 pub mod settings;
 
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap_complete::engine::ArgValueCompleter;
 
 use crate::error::{EXIT_USAGE, Error, Result};
 use crate::units::{parse_duration, parse_size};
@@ -59,7 +61,8 @@ pub struct CallArgs {
     /// URL of the method (https://host/pkg.Svc/Method, as buf curl takes it),
     /// or an address and a method (host:port pkg.Svc/Method, as grpcurl takes
     /// them). With --list-services/--list-methods the method is left out.
-    #[arg(value_name = "URL | ADDRESS [METHOD]", num_args = 0..=3)]
+    #[arg(value_name = "URL | ADDRESS [METHOD]", num_args = 0..=3,
+          add = ArgValueCompleter::new(complete::CallTarget))]
     pub args: Vec<String>,
     #[command(flatten)]
     pub schema: SchemaArgs,
@@ -86,7 +89,7 @@ pub struct SchemaArgs {
     /// `protoc --descriptor_set_out`) or .proto sources; `-` reads it from
     /// stdin. Repeatable. Turns server reflection off unless --reflect is
     /// given.
-    #[arg(long, value_name = "FILE", help_heading = "Schema")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, help_heading = "Schema")]
     pub schema: Vec<String>,
 
     /// Directory to search for imports of .proto sources given to --schema
@@ -95,6 +98,7 @@ pub struct SchemaArgs {
         short = 'I',
         long = "import-path",
         value_name = "DIR",
+        value_hint = ValueHint::DirPath,
         help_heading = "Schema"
     )]
     pub import_paths: Vec<String>,
@@ -140,7 +144,8 @@ pub struct RequestArgs {
     /// Request body as JSON: a literal, @FILE, or @- for stdin. A stream of
     /// JSON values (concatenated or one per line) for streaming methods.
     /// Without it, an empty message (unary, server stream) or an empty stream.
-    #[arg(short = 'd', long, value_name = "DATA", help_heading = "Request")]
+    #[arg(short = 'd', long, value_name = "DATA", help_heading = "Request",
+          add = ArgValueCompleter::new(complete::DataFile))]
     pub data: Option<String>,
 
     /// Ignore request fields the schema does not know instead of failing.
@@ -316,7 +321,7 @@ pub struct ConnectionArgs {
 pub struct TlsArgs {
     /// Trust only the CA certificates in this PEM file (replaces the
     /// system's roots, as in curl and buf curl).
-    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, help_heading = "TLS")]
     pub cacert: Option<String>,
 
     /// Client certificate (PEM) for mutual TLS; needs --key.
@@ -324,13 +329,14 @@ pub struct TlsArgs {
         short = 'E',
         long,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         requires = "key",
         help_heading = "TLS"
     )]
     pub cert: Option<String>,
 
     /// Private key (PEM) of the client certificate; needs --cert.
-    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, help_heading = "TLS")]
     pub key: Option<String>,
 
     /// Do not verify the server's certificate.
@@ -399,7 +405,8 @@ pub struct ServerArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
     /// Write the output to FILE instead of stdout.
-    #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
+    #[arg(short = 'o', long, value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "Output")]
     pub output: Option<String>,
 
     /// Print each JSON value on one line (NDJSON), for pipes.
@@ -511,6 +518,29 @@ pub enum Command {
     /// Convert binary protobuf on stdin to JSON (or text format, with
     /// --format text) on stdout.
     Decode(DecodeArgs),
+    /// Print the shell's completion script; it completes flags, files, and
+    /// method and symbol names from --schema on the same command line
+    ///
+    /// bash: `source <(rpcurl completions bash)` (in ~/.bashrc);
+    /// zsh: `source <(rpcurl completions zsh)`;
+    /// fish: `rpcurl completions fish | source`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into --dir
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    #[arg(value_name = "SHELL", value_parser = ["bash", "elvish", "fish", "powershell", "zsh"])]
+    pub shell: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write rpcurl.1 and one page per command (rpcurl-list.1, ...) into
+    /// DIR instead of printing rpcurl.1.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub dir: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -528,7 +558,8 @@ pub struct ListArgs {
 
 #[derive(Args, Debug)]
 pub struct DescribeArgs {
-    #[arg(value_name = "[TARGET] [SYMBOL]", num_args = 0..=2)]
+    #[arg(value_name = "[TARGET] [SYMBOL]", num_args = 0..=2,
+          add = ArgValueCompleter::new(complete::Symbol))]
     pub args: Vec<String>,
     /// text: proto source; json: the descriptor as JSON.
     #[arg(long = "format", value_enum, help_heading = "Output")]
@@ -543,7 +574,8 @@ pub struct DescribeArgs {
 
 #[derive(Args, Debug)]
 pub struct TemplateArgs {
-    #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
+    #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2,
+          add = ArgValueCompleter::new(complete::Symbol))]
     pub args: Vec<String>,
     /// Show every member of each oneof (for reading; -d rejects it).
     #[arg(long)]
@@ -558,7 +590,8 @@ pub struct TemplateArgs {
 
 #[derive(Args, Debug)]
 pub struct JsonschemaArgs {
-    #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2)]
+    #[arg(value_name = "[TARGET] MESSAGE_OR_METHOD", num_args = 1..=2,
+          add = ArgValueCompleter::new(complete::Symbol))]
     pub args: Vec<String>,
     #[command(flatten)]
     pub schema: SchemaArgs,
@@ -964,6 +997,8 @@ const COMMANDS: &[&str] = &[
     "demo",
     "encode",
     "decode",
+    "completions",
+    "man",
 ];
 
 fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
@@ -1070,7 +1105,7 @@ impl Verb {
             }
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
-            Verb::Command(Command::Demo) => Ok(()),
+            Verb::Command(Command::Demo | Command::Completions(_) | Command::Man(_)) => Ok(()),
         }
     }
 
@@ -1093,7 +1128,9 @@ impl Verb {
                 | Command::Demo
                 | Command::Ui(_)
                 | Command::Mcp(_)
-                | Command::Bench(_),
+                | Command::Bench(_)
+                | Command::Completions(_)
+                | Command::Man(_),
             ) => {
                 return None;
             }

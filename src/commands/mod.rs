@@ -5,11 +5,13 @@
 mod bench;
 mod call;
 mod codec;
+mod completions;
 mod demo;
 mod describe;
 mod export;
 mod jsonschema;
 mod list;
+mod man;
 mod mcp;
 mod openapi;
 mod serve;
@@ -64,6 +66,8 @@ pub fn dispatch(cli: Cli) -> u8 {
             // The demo runs a server and the client side by side, each on
             // its own runtime.
             Verb::Command(Command::Demo) => demo::demo(),
+            Verb::Command(Command::Completions(args)) => completions::completions(args),
+            Verb::Command(Command::Man(args)) => man::man(args),
         }
     });
     match result {

@@ -1,0 +1,314 @@
+//! Shell completion: the registration scripts (`rpcurl completions SHELL`)
+//! and the answers behind them. The scripts call the binary back with
+//! `RPCURL_COMPLETE=SHELL` set and the words of the command line; clap's
+//! dynamic engine completes flags, values and files, and the completers
+//! here add the API's own names, read from the `--schema` files given on
+//! the same command line.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::sync::OnceLock;
+
+use clap::CommandFactory;
+use clap_complete::engine::{CompletionCandidate, PathCompleter, ValueCompleter};
+use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Shells, Zsh};
+
+use super::{Cli, SchemaArgs, settings};
+use crate::error::{Error, Result};
+use crate::schema::lookup;
+use crate::session::Session;
+
+/// The variable the registration scripts set when they call the binary.
+const VAR: &str = "RPCURL_COMPLETE";
+
+const SHELLS: Shells<'static> = Shells(&[&ColonBash, &Elvish, &Fish, &Powershell, &Zsh]);
+
+/// The words of the command line being completed (after the `--` the
+/// scripts put before them), for completers that need more than the word
+/// under the cursor.
+static WORDS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Answers a completion request and exits when the binary was called by a
+/// registration script; returns otherwise.
+pub fn answer_if_asked() {
+    if std::env::var_os(VAR).is_none_or(|v| v.is_empty() || v == "0") {
+        return;
+    }
+    let words: Vec<String> = std::env::args_os()
+        .skip_while(|a| a != "--")
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let words = if std::env::var_os(VAR).is_some_and(|v| v == "bash") {
+        join_colons(&words, 0).0
+    } else {
+        words
+    };
+    let _ = WORDS.set(words);
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(VAR)
+        .shells(SHELLS)
+        .complete();
+}
+
+/// The registration script of `shell`, calling the binary as `program`.
+pub fn registration(shell: &str, program: &str) -> Result<Vec<u8>> {
+    let completer = SHELLS.completer(shell).ok_or_else(|| {
+        let names: Vec<&str> = SHELLS.names().collect();
+        Error::usage(format!(
+            "unknown shell '{shell}': expected one of {}",
+            names.join(", ")
+        ))
+    })?;
+    let mut script = Vec::new();
+    completer
+        .write_registration(VAR, "rpcurl", "rpcurl", program, &mut script)
+        .map_err(|e| Error::local(format!("cannot write the completion script: {e}")))?;
+    Ok(script)
+}
+
+/// Bash splits words at `:` (COMP_WORDBREAKS), so `https://host/x` and
+/// `host:8080` reach the binary in pieces, and bash replaces only the last
+/// piece. This adapter joins the pieces before clap parses them and cuts
+/// the joined part off each answer again.
+struct ColonBash;
+
+impl EnvCompleter for ColonBash {
+    fn name(&self) -> &'static str {
+        Bash.name()
+    }
+
+    fn is(&self, name: &str) -> bool {
+        Bash.is(name)
+    }
+
+    fn write_registration(
+        &self,
+        var: &str,
+        name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        Bash.write_registration(var, name, bin, completer, buf)
+    }
+
+    fn write_complete(
+        &self,
+        cmd: &mut clap::Command,
+        args: Vec<OsString>,
+        current_dir: Option<&std::path::Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let index: usize = std::env::var("_CLAP_COMPLETE_INDEX")
+            .ok()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or_default();
+        let words: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let (joined, index, typed) = join_colons(&words, index);
+        let joined: Vec<OsString> = joined.into_iter().map(OsString::from).collect();
+        let answers = clap_complete::engine::complete(cmd, joined, index, current_dir)?;
+        let ifs = std::env::var("_CLAP_IFS").unwrap_or_else(|_| "\n".into());
+        let mut first = true;
+        for answer in answers {
+            let value = answer.get_value().to_string_lossy();
+            let Some(rest) = value.strip_prefix(typed.as_str()) else {
+                continue;
+            };
+            if !first {
+                buf.write_all(ifs.as_bytes())?;
+            }
+            first = false;
+            buf.write_all(rest.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Joins the words bash split at `:` (a word that is only colons glues its
+/// neighbours); returns the words, the new index of word `index`, and the
+/// part of that joined word that precedes bash's own current word.
+fn join_colons(words: &[String], index: usize) -> (Vec<String>, usize, String) {
+    let mut out: Vec<String> = Vec::new();
+    let mut glue_next = false;
+    let mut new_index = 0;
+    let mut typed = String::new();
+    for (i, word) in words.iter().enumerate() {
+        let colons = !word.is_empty() && word.chars().all(|c| c == ':');
+        let glue = (colons || glue_next) && !out.is_empty();
+        if i == index {
+            typed = if glue {
+                out.last().cloned().unwrap_or_default()
+            } else {
+                String::new()
+            };
+        }
+        match out.last_mut() {
+            Some(last) if glue => last.push_str(word),
+            _ => out.push(word.clone()),
+        }
+        if i == index {
+            new_index = out.len() - 1;
+        }
+        glue_next = colons;
+    }
+    if index >= words.len() {
+        new_index = out.len();
+    }
+    (out, new_index, typed)
+}
+
+/// The --schema and -I values on the command line being completed.
+fn schema_args() -> SchemaArgs {
+    let mut schema = SchemaArgs::default();
+    let words = WORDS.get().map(Vec::as_slice).unwrap_or_default();
+    let mut iter = words.iter();
+    while let Some(word) = iter.next() {
+        let (list, inline) = match word.as_str() {
+            "--schema" => (&mut schema.schema, None),
+            "-I" | "--import-path" => (&mut schema.import_paths, None),
+            w => match w.split_once('=') {
+                Some(("--schema", v)) => (&mut schema.schema, Some(v)),
+                Some(("--import-path", v)) => (&mut schema.import_paths, Some(v)),
+                _ => continue,
+            },
+        };
+        match inline {
+            Some(value) => list.push(value.to_string()),
+            None => list.extend(iter.next().cloned()),
+        }
+    }
+    // stdin belongs to the shell here.
+    schema.schema.retain(|s| s != "-");
+    schema
+}
+
+/// Method names (`pkg.Svc/Method`) and symbols of the --schema files, or
+/// nothing when there are none or they do not load.
+fn names() -> (Vec<String>, Vec<String>) {
+    let schema = schema_args();
+    if schema.schema.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let options = settings::session_options(&schema, None, None, false);
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    runtime.block_on(async {
+        let Ok(mut session) = Session::open(options, None, false).await else {
+            return (Vec::new(), Vec::new());
+        };
+        let methods = session.schema.methods().await.unwrap_or_default();
+        let symbols = session
+            .schema
+            .full_pool()
+            .await
+            .map(|pool| lookup::candidates(&pool))
+            .unwrap_or_default();
+        (methods, symbols)
+    })
+}
+
+fn matching(current: &OsStr, prefix: &str, names: &[String]) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    names
+        .iter()
+        .map(|n| format!("{prefix}{n}"))
+        .filter(|n| n.starts_with(current.as_ref()))
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// The call form's positionals: `https://host/pkg.Svc/Me` completes to the
+/// methods in the URL form, and a method after an address
+/// (`host:port pkg.Svc/`) in the address form.
+pub struct CallTarget;
+
+impl ValueCompleter for CallTarget {
+    fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {
+        let text = current.to_string_lossy();
+        if let Some((scheme, rest)) = text.split_once("://") {
+            // Methods follow the host's slash.
+            let Some(slash) = rest.find('/') else {
+                return Vec::new();
+            };
+            let prefix = format!("{scheme}://{}", &rest[..=slash]);
+            return matching(current, &prefix, &names().0);
+        }
+        if !after_address(&text) {
+            return Vec::new();
+        }
+        matching(current, "", &names().0)
+    }
+}
+
+/// Whether the word before `current` on the command line is an address
+/// (`host:port` or `unix:PATH`), so that `current` is grpcurl's method.
+fn after_address(current: &str) -> bool {
+    let words = WORDS.get().map(Vec::as_slice).unwrap_or_default();
+    let Some(at) = words.iter().rposition(|w| w == current) else {
+        return false;
+    };
+    at.checked_sub(1)
+        .and_then(|i| words.get(i))
+        .is_some_and(|w| {
+            w.starts_with("unix:")
+                || w.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())
+                })
+        })
+}
+
+/// The symbol argument of describe, template and jsonschema (after an
+/// optional target).
+pub struct Symbol;
+
+impl ValueCompleter for Symbol {
+    fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {
+        matching(current, "", &names().1)
+    }
+}
+
+/// `-d @FILE`: files after the `@`.
+pub struct DataFile;
+
+impl ValueCompleter for DataFile {
+    fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {
+        let text = current.to_string_lossy();
+        let Some(path) = text.strip_prefix('@') else {
+            return Vec::new();
+        };
+        PathCompleter::file()
+            .complete(OsStr::new(path))
+            .into_iter()
+            .map(|c| c.add_prefix("@"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn bash_pieces_are_joined_and_the_typed_part_is_known() {
+        let (out, index, typed) = join_colons(&words(&["rpcurl", "https", ":", "//h/pkg.S/M"]), 3);
+        assert_eq!(out, words(&["rpcurl", "https://h/pkg.S/M"]));
+        assert_eq!((index, typed.as_str()), (1, "https:"));
+
+        let (out, index, typed) =
+            join_colons(&words(&["rpcurl", "localhost", ":", "8080", "pkg.S/"]), 4);
+        assert_eq!(out, words(&["rpcurl", "localhost:8080", "pkg.S/"]));
+        assert_eq!((index, typed.as_str()), (2, ""));
+    }
+}
