@@ -1318,6 +1318,17 @@ where
     Cli::try_parse_from(args)
 }
 
+/// `--protocol http` is the call form's (REST through a method's rule);
+/// the doors that make calls of their own speak the RPC protocols only.
+fn no_rest(command: &str, server: &ServerArgs) -> Result<()> {
+    if server.connection.protocol == Protocol::Http {
+        return Err(Error::usage(format!(
+            "rpcurl {command} calls over grpc, grpcweb or connect; --protocol http (REST) is for single calls"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1334,15 +1345,4 @@ mod tests {
         assert!(parse(["rpcurl", "list", "--schema", "x", "-H", "a: b"]).is_ok());
         assert!(parse(["rpcurl", "--compress", "gzip", "http://h/a.B/C"]).is_ok());
     }
-}
-
-/// `--protocol http` is the call form's (REST through a method's rule);
-/// the doors that make calls of their own speak the RPC protocols only.
-fn no_rest(command: &str, server: &ServerArgs) -> Result<()> {
-    if server.connection.protocol == Protocol::Http {
-        return Err(Error::usage(format!(
-            "rpcurl {command} calls over grpc, grpcweb or connect; --protocol http (REST) is for single calls"
-        )));
-    }
-    Ok(())
 }

@@ -55,6 +55,8 @@ const ANY_SUPPORT: &[&str] = &[
 /// The files of [`base`], by name, known without building it: imports a
 /// set may leave out because rpcurl has them.
 const BASE_FILES: &[&str] = &[
+    "google/api/annotations.proto",
+    "google/api/http.proto",
     "google/protobuf/any.proto",
     "google/protobuf/api.proto",
     "google/protobuf/compiler/plugin.proto",
