@@ -62,6 +62,22 @@ pub struct PrintOptions {
     pub error_json: bool,
 }
 
+impl PrintOptions {
+    /// Compact proto3 JSON, one message per line, nothing on stderr: what
+    /// the doors that read a call's responses back (mcp, ui) capture.
+    pub fn captured_json() -> PrintOptions {
+        PrintOptions {
+            format: Format::Json,
+            include: false,
+            unredacted: false,
+            compact: true,
+            serialize: SerializeOptions::new(),
+            direct: Some(transcode::Options::default()),
+            error_json: false,
+        }
+    }
+}
+
 /// Where and how the call prints.
 pub struct CallOutput<'a> {
     pub print: &'a PrintOptions,

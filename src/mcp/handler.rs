@@ -24,7 +24,6 @@ use super::McpOptions;
 use super::tools::{self, CALL, DESCRIBE, Kind, LIST_METHODS, MethodTool, Selection};
 use crate::call::{self, CallOptions, CallOutput, PrintOptions, SendOptions};
 use crate::error::{Error, Result};
-use crate::formats::Format;
 use crate::input::{Request, Requests};
 use crate::json;
 use crate::output;
@@ -275,15 +274,7 @@ impl Handler {
                 trace: session.trace.clone(),
             },
         };
-        let print = PrintOptions {
-            format: Format::Json,
-            include: false,
-            unredacted: false,
-            compact: true,
-            serialize: SerializeOptions::new(),
-            direct: Some(crate::transcode::Options::default()),
-            error_json: false,
-        };
+        let print = PrintOptions::captured_json();
         let limit = if kind.receives_many() {
             self.options.max_messages
         } else {

@@ -318,18 +318,7 @@ async fn prepare(state: &Arc<State>, body: Value) -> Result<Answer> {
     });
     let state = state.clone();
     tokio::spawn(async move {
-        let print = PrintOptions {
-            format: Format::Json,
-            include: false,
-            unredacted: false,
-            compact: true,
-            serialize: SerializeOptions::new(),
-            direct: Some(crate::transcode::Options {
-                proto_names: false,
-                enum_numbers: false,
-            }),
-            error_json: false,
-        };
+        let print = PrintOptions::captured_json();
         let mut printer = print.printer(Box::new(Lines {
             events: events.clone(),
             partial: Vec::new(),
