@@ -43,6 +43,25 @@ pub fn shown(line: &str) -> String {
     }
 }
 
+/// A binary (`-bin`) value's bytes, from any form gRPC implementations
+/// write: padded or not, standard or URL-safe alphabet.
+fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    let config = base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
+    let standard = base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, config);
+    let url_safe = base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
+    standard
+        .decode(value)
+        .or_else(|_| url_safe.decode(value))
+        .ok()
+}
+
+/// A binary value in one form, standard base64 with padding; None when it
+/// is not base64 at all.
+pub fn normal_base64(value: &str) -> Option<String> {
+    decode_base64(value).map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 pub fn parse_line(line: &str) -> Result<(HeaderName, HeaderValue)> {
     let (name, value) = line.split_once(':').ok_or_else(|| {
         Error::usage(format!(
@@ -57,22 +76,10 @@ pub fn parse_line(line: &str) -> Result<(HeaderName, HeaderValue)> {
     let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
         .map_err(|_| Error::usage(format!("'{}' is not a valid header name", shown(name))))?;
     let value = value.trim();
-    if name.as_str().ends_with("-bin") {
-        let engine = base64::engine::general_purpose::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-        );
-        let url_engine = base64::engine::general_purpose::GeneralPurpose::new(
-            &base64::alphabet::URL_SAFE,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-        );
-        if engine.decode(value).is_err() && url_engine.decode(value).is_err() {
-            return Err(Error::usage(format!(
-                "header {name} is binary (-bin) and its value must be base64"
-            )));
-        }
+    if name.as_str().ends_with("-bin") && decode_base64(value).is_none() {
+        return Err(Error::usage(format!(
+            "header {name} is binary (-bin) and its value must be base64"
+        )));
     }
     let value = HeaderValue::from_str(value).map_err(|_| {
         Error::usage(format!(

@@ -26,6 +26,7 @@ mod transcode;
 mod bench;
 mod call;
 mod describe;
+mod envelope;
 mod input;
 mod jsonschema;
 mod mcp;

@@ -22,6 +22,9 @@ pub struct Printer {
     /// (`transcode`), with the options that path needs.
     direct: Option<transcode::Options>,
     scratch: Vec<u8>,
+    /// What follows each value: a newline, or the marker `--envelope`
+    /// finds message boundaries by (see `envelope`).
+    end: &'static [u8],
 }
 
 impl Printer {
@@ -32,7 +35,13 @@ impl Printer {
             compact,
             direct: None,
             scratch: Vec::new(),
+            end: b"\n",
         }
+    }
+
+    /// Ends each value with `end` instead of a newline.
+    pub fn end_values_with(&mut self, end: &'static [u8]) {
+        self.end = end;
     }
 
     /// Lets [`Printer::wire_message`] print plain messages without decoding
@@ -57,7 +66,7 @@ impl Printer {
         if transcode::serialize(desc, bytes, options, &mut ser).is_err() {
             return Ok(false);
         }
-        self.scratch.push(b'\n');
+        self.scratch.extend_from_slice(self.end);
         self.out
             .write_all(&self.scratch)
             .map_err(|e| Error::from_output(e, "the response"))?;
@@ -80,7 +89,7 @@ impl Printer {
             )),
         })?;
         self.out
-            .write_all(b"\n")
+            .write_all(self.end)
             .map_err(|e| Error::from_output(e, "the response"))
     }
 
@@ -91,7 +100,7 @@ impl Printer {
             .serialize(&mut ser)
             .map_err(|e| Error::from_output(std::io::Error::from(e), "the response"))?;
         self.out
-            .write_all(b"\n")
+            .write_all(self.end)
             .map_err(|e| Error::from_output(e, "the response"))
     }
 
@@ -122,6 +131,24 @@ pub async fn status_json(
     schema: Option<&mut Schema>,
     options: &SerializeOptions,
 ) -> serde_json::Value {
+    let details = status_details(status, schema, options).await;
+    let mut obj = serde_json::Map::new();
+    obj.insert("code".into(), status.code.name().into());
+    obj.insert("message".into(), status.message.clone().into());
+    if !details.is_empty() {
+        obj.insert("details".into(), details.into());
+    }
+    serde_json::Value::Object(obj)
+}
+
+/// A status's details, each `Any` decoded as JSON when its type is known
+/// (from the schema, reflection, or the built-in google.rpc types), else
+/// kept opaque as `{"@type", "@value"}`.
+pub async fn status_details(
+    status: &Status,
+    schema: Option<&mut Schema>,
+    options: &SerializeOptions,
+) -> Vec<serde_json::Value> {
     let mut details = Vec::new();
     let mut schema = schema;
     for any in &status.details {
@@ -147,13 +174,7 @@ pub async fn status_json(
         };
         details.push(json::any_to_value(any, desc, options));
     }
-    let mut obj = serde_json::Map::new();
-    obj.insert("code".into(), status.code.name().into());
-    obj.insert("message".into(), status.message.clone().into());
-    if !details.is_empty() {
-        obj.insert("details".into(), details.into());
-    }
-    serde_json::Value::Object(obj)
+    details
 }
 
 /// Prints a non-OK status on stderr: one line with code and message, then

@@ -85,6 +85,13 @@ impl Trace {
         });
     }
 
+    /// When the connection was ready (TCP, and TLS when there is TLS),
+    /// since the start; None while nothing is connected.
+    pub fn connected_at(&self) -> Option<Duration> {
+        let t = self.timings.lock().ok()?;
+        t.tls.or(t.connected)
+    }
+
     fn set(&self, f: impl FnOnce(&mut Timings, Duration)) {
         let now = self.start.elapsed();
         if let Ok(mut t) = self.timings.lock() {

@@ -447,6 +447,12 @@ pub struct StatusArgs {
     /// on stderr (stdout stays pure JSON).
     #[arg(short = 'i', long, help_heading = "Output")]
     pub include: bool,
+
+    /// Print the whole call as one JSON object: method, protocol, headers,
+    /// messages, trailers, status (with details) and timing, failed calls
+    /// too (the exit code is the same). Written as the call goes.
+    #[arg(long, help_heading = "Output")]
+    pub envelope: bool,
 }
 
 // ----- commands -----
@@ -1030,6 +1036,9 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
     if call.status.error_format != ErrorFormat::Text {
         given.push("--error-format");
     }
+    if call.status.envelope {
+        given.push("--envelope");
+    }
     if call.messages.emit_defaults {
         given.push("--emit-defaults");
     }
@@ -1112,6 +1121,9 @@ impl Verb {
     /// --timeout, where the verb takes it.
     pub fn timeout(&self) -> Option<Duration> {
         let server = match self {
+            // The envelope must be written when time runs out: the call
+            // applies the limit itself.
+            Verb::Call(call) if call.status.envelope => return None,
             Verb::Call(call) => &call.server,
             Verb::Command(Command::List(a)) => &a.server,
             Verb::Command(Command::Describe(a)) => &a.server,
@@ -1232,6 +1244,27 @@ impl ServerArgs {
 }
 
 impl CallArgs {
+    /// --envelope is JSON on stdout holding the status: flags that print
+    /// something else there, or the status elsewhere, make no sense with it.
+    fn check_envelope(&self) -> Result<()> {
+        if self.listing.list_services || self.listing.list_methods {
+            return Err(Error::usage(
+                "--envelope is for calls, not --list-services/--list-methods",
+            ));
+        }
+        if matches!(self.messages.format, Some(Format::Text | Format::Binary)) {
+            return Err(Error::usage(
+                "--envelope is JSON: it cannot hold messages in --format text or binary",
+            ));
+        }
+        if self.status.error_format == ErrorFormat::Json {
+            return Err(Error::usage(
+                "--error-format json has no effect with --envelope: the status is in the envelope",
+            ));
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<()> {
         let protocol = self.server.connection.protocol;
         if self.request.http_method == HttpMethod::Get && protocol != Protocol::Connect {
@@ -1259,6 +1292,9 @@ impl CallArgs {
         if (self.listing.list_services || self.listing.list_methods) && self.request.data.is_some()
         {
             return Err(Error::usage("--list-services/--list-methods take no -d"));
+        }
+        if self.status.envelope {
+            self.check_envelope()?;
         }
         Ok(())
     }

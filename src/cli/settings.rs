@@ -170,6 +170,16 @@ pub fn rest_binding(args: &CallArgs) -> Option<usize> {
         .then(|| args.request.http_binding.unwrap_or(0))
 }
 
+/// The protocol as --envelope names it: --protocol's own spelling.
+pub fn protocol_name(args: &CallArgs) -> &'static str {
+    match args.server.connection.protocol {
+        Protocol::Grpc => "grpc",
+        Protocol::Grpcweb => "grpcweb",
+        Protocol::Connect => "connect",
+        Protocol::Http => "http",
+    }
+}
+
 /// The wire side of a call, from its flags and the opened session.
 pub fn call_options(args: &CallArgs, session: &Session) -> CallOptions {
     request_options(&args.server, &args.request, session)

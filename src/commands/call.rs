@@ -3,11 +3,13 @@
 
 use crate::call::{self, PrintOptions};
 use crate::cli::{CallArgs, HttpMethod, settings};
+use crate::envelope::{self, Envelope};
 use crate::error::{Error, Result};
-use crate::output;
+use crate::output::{self, Printer};
 use crate::rest;
 use crate::session;
-use crate::target;
+use crate::status::{Code, Status};
+use crate::target::{self, MethodName};
 
 pub async fn call(args: CallArgs) -> Result<()> {
     let mut target = target::parse(&args.args, args.server.connection.plaintext)?;
@@ -33,6 +35,9 @@ pub async fn call(args: CallArgs) -> Result<()> {
         return list(&args, target.server).await;
     };
     let data_from_stdin = args.request.data.as_deref() == Some("@-");
+    if args.status.envelope {
+        return enveloped(&args, &method_name, target.server, data_from_stdin).await;
+    }
     let mut session = super::open_session(
         &args.schema,
         Some(&args.server),
@@ -44,11 +49,128 @@ pub async fn call(args: CallArgs) -> Result<()> {
     .await?;
     let print = print_options(&args);
     let mut printer = print.printer(session::output(args.output.output.as_deref())?);
+    let mut started = false;
+    let result = make_call(
+        &args,
+        &method_name,
+        &mut session,
+        &print,
+        &mut printer,
+        None,
+        &mut started,
+    )
+    .await;
+    session.trace.summary();
+    printer.flush()?;
+    let result = match result {
+        Err(Error::Status(status)) => {
+            let value =
+                output::status_json(&status, Some(&mut session.schema), &print.serialize).await;
+            output::print_status(&value, print.error_json, print.compact);
+            Err(Error::Reported(status.code.exit_code()))
+        }
+        other => other,
+    };
+    end_of_process(session);
+    result
+}
 
-    let resolved = session.schema.method(&method_name).await?;
+/// The call with --envelope: one JSON object on stdout whatever happens
+/// once the call is under way (a status from the server, a connection
+/// that fails, reflection included, --timeout running out). Errors found
+/// before anything is sent (a request that does not parse, an unknown
+/// method) are reported as without --envelope, and stdout stays empty.
+async fn enveloped(
+    args: &CallArgs,
+    method_name: &MethodName,
+    server: Option<target::Server>,
+    data_from_stdin: bool,
+) -> Result<()> {
+    let options =
+        settings::session_options(&args.schema, Some(&args.server), Some(&args.request), false);
+    let trace = options.trace.clone();
+    let print = print_options(args);
+    let envelope = Envelope::new(
+        session::output(args.output.output.as_deref())?,
+        print.compact,
+        format!("{}/{}", method_name.service, method_name.method),
+        settings::protocol_name(args),
+        trace.clone(),
+    );
+    let mut printer = envelope.printer(&print);
+    let mut started = false;
+    let mut session = None;
+    // With reflection the session connects: --timeout bounds it too.
+    let work = async {
+        let opened =
+            super::open_session_with(options, Some(&args.server), server, data_from_stdin).await?;
+        make_call(
+            args,
+            method_name,
+            session.insert(opened),
+            &print,
+            &mut printer,
+            Some(&envelope),
+            &mut started,
+        )
+        .await
+    };
+    let result = match args.server.connection.timeout {
+        Some(limit) => tokio::time::timeout(limit, work)
+            .await
+            .unwrap_or_else(|_| Err(super::timed_out(limit))),
+        None => work.await,
+    };
+    trace.summary();
+    let (status, result) = match result {
+        Ok(()) => (None, Ok(())),
+        // The status is in the envelope, not on stderr; the exit code is
+        // the same.
+        Err(Error::Status(status)) => {
+            let code = status.code.exit_code();
+            (Some(status), Err(Error::Reported(code)))
+        }
+        // An error of rpcurl's own in the middle of the call (a later
+        // request of a stream that does not parse): rpcurl cancelled the
+        // call; the error is reported on stderr as usual.
+        Err(e @ (Error::Local(_) | Error::Usage(_))) if started => {
+            (Some(Status::new(Code::Cancelled, e.to_string())), Err(e))
+        }
+        Err(e) => return Err(e),
+    };
+    let schema = session
+        .as_mut()
+        .map(|s: &mut session::Session| &mut s.schema);
+    let value = envelope::status_value(status.as_ref(), schema, &print.serialize).await;
+    envelope.finish(printer, value)?;
+    if let Some(session) = session {
+        end_of_process(session);
+    }
+    result
+}
+
+/// Resolves the method, reads the request and makes the call, printing
+/// as it goes. `started` is set once the call is under way.
+async fn make_call(
+    args: &CallArgs,
+    method_name: &MethodName,
+    session: &mut session::Session,
+    print: &PrintOptions,
+    printer: &mut Printer,
+    envelope: Option<&Envelope>,
+    started: &mut bool,
+) -> Result<()> {
+    let resolved = session.schema.method(method_name).await?;
     let method = resolved.method.clone();
+    if let Some(envelope) = envelope {
+        envelope.set_method(format!(
+            "{}/{}",
+            method.parent_service().full_name(),
+            method.name()
+        ));
+    }
 
-    let data = super::data_source(args.request.data.as_deref(), &mut session).await?;
+    let data = super::data_source(args.request.data.as_deref(), session).await?;
     let de_options = settings::deserialize_options(args.request.allow_unknown_fields);
     // JSON may be encoded straight to protobuf when it goes out as such and
     // no trace shows it.
@@ -60,7 +182,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
     if args.request.http_method == HttpMethod::Get {
         call::check_get(&method, &session.wire)?;
     }
-    let rest = match settings::rest_binding(&args) {
+    let rest = match settings::rest_binding(args) {
         Some(index) => {
             let binding = rest::binding_for(&method, index)?;
             let message = first.clone().ok_or_else(|| {
@@ -74,14 +196,17 @@ pub async fn call(args: CallArgs) -> Result<()> {
         None => None,
     };
     let channel = session.channel().await?;
-    let trace = session.trace.clone();
-    let call_options = settings::call_options(&args, &session);
+    let call_options = settings::call_options(args, session);
+    let mut watch = envelope.map(Envelope::observer);
     let output = call::CallOutput {
-        print: &print,
-        printer: &mut printer,
-        observer: None,
+        print,
+        printer,
+        observer: watch
+            .as_mut()
+            .map(|w| w as &mut (dyn call::Observer + Send)),
     };
-    let result = match &rest {
+    *started = true;
+    match &rest {
         Some((binding, message)) => {
             rest::call(&channel, binding, message, &call_options, output).await
         }
@@ -97,20 +222,7 @@ pub async fn call(args: CallArgs) -> Result<()> {
             )
             .await
         }
-    };
-    trace.summary();
-    printer.flush()?;
-    let result = match result {
-        Err(Error::Status(status)) => {
-            let value =
-                output::status_json(&status, Some(&mut session.schema), &print.serialize).await;
-            output::print_status(&value, print.error_json, print.compact);
-            Err(Error::Reported(status.code.exit_code()))
-        }
-        other => other,
-    };
-    end_of_process(session);
-    result
+    }
 }
 
 /// The output is written and the process is about to end: freeing the

@@ -94,10 +94,7 @@ fn on_runtime(
             Some(limit) => match tokio::time::timeout(limit, work).await {
                 Ok(result) => result,
                 Err(_) if serving => Ok(()),
-                Err(_) => Err(Error::Status(status::Status::new(
-                    status::Code::DeadlineExceeded,
-                    format!("no answer within the time limit of {limit:?} (--timeout)"),
-                ))),
+                Err(_) => Err(timed_out(limit)),
             },
             None => work.await,
         }
@@ -105,6 +102,14 @@ fn on_runtime(
     // Do not wait for the connection task or a stdin reader to finish.
     runtime.shutdown_background();
     result
+}
+
+/// What a run or a call that ran out of --timeout ends with.
+fn timed_out(limit: Duration) -> Error {
+    Error::Status(status::Status::new(
+        status::Code::DeadlineExceeded,
+        format!("no answer within the time limit of {limit:?} (--timeout)"),
+    ))
 }
 
 fn report(err: &Error) {
@@ -185,10 +190,21 @@ async fn open_session(
     data_from_stdin: bool,
     comments: bool,
 ) -> Result<Session> {
+    let options = settings::session_options(schema, server_args, request, comments);
+    open_session_with(options, server_args, server, data_from_stdin).await
+}
+
+/// Opens a session from options already made (a call with --envelope
+/// keeps their trace, whose start its times count from).
+async fn open_session_with(
+    options: session::SessionOptions,
+    server_args: Option<&ServerArgs>,
+    server: Option<Server>,
+    data_from_stdin: bool,
+) -> Result<Session> {
     if let (Some(args), Some(server)) = (server_args, &server) {
         settings::check_tls(&args.tls, server)?;
     }
-    let options = settings::session_options(schema, server_args, request, comments);
     Session::open(options, server, data_from_stdin).await
 }
 

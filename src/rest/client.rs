@@ -55,7 +55,11 @@ pub async fn call(
     options: &CallOptions,
     out: CallOutput<'_>,
 ) -> Result<()> {
-    let CallOutput { print, printer, .. } = out;
+    let CallOutput {
+        print,
+        printer,
+        mut observer,
+    } = out;
     let trace = &options.send.trace;
     let request = encode_request(binding, message)
         .map_err(|e| Error::local(format!("cannot build the REST request: {e}")))?;
@@ -125,6 +129,9 @@ pub async fn call(
     if print.include {
         trace::print_headers("<", &parts.headers, print.unredacted);
     }
+    if let Some(observer) = observer.as_deref_mut() {
+        observer.headers(&parts.headers);
+    }
     let max = options.send.wire.max_receive;
     let bytes = match http_body_util::Limited::new(incoming, max).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -160,7 +167,11 @@ pub async fn call(
         let pool = binding.method.parent_pool();
         return Err(Error::Status(error_status(parts.status, &bytes, pool)));
     }
-    let mut show = |message: DynamicMessage, count: usize| -> Result<()> {
+    // REST has no trailers; a message's size is the JSON it came in.
+    let mut show = |message: DynamicMessage, count: usize, size: usize| -> Result<()> {
+        if let Some(observer) = observer.as_deref_mut() {
+            observer.message(size);
+        }
         match print.format {
             Format::Json => printer.message(&message, false)?,
             Format::Text => {
@@ -194,7 +205,11 @@ pub async fn call(
             }
             let result = value.get("result").cloned().unwrap_or(value);
             count += 1;
-            show(decode_response(binding, result).map_err(failed)?, count)?;
+            show(
+                decode_response(binding, result).map_err(failed)?,
+                count,
+                line.len(),
+            )?;
         }
         trace.info(format!("{count} response message(s)"));
         return Ok(());
@@ -205,7 +220,11 @@ pub async fn call(
             snippet(&bytes)
         ))
     })?;
-    show(decode_response(binding, value).map_err(failed)?, 1)
+    show(
+        decode_response(binding, value).map_err(failed)?,
+        1,
+        bytes.len(),
+    )
 }
 
 fn snippet(bytes: &[u8]) -> String {

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "input",
             "output",
             "call",
+            "envelope",
             "describe",
             "template",
             "jsonschema",

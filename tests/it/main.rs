@@ -18,6 +18,7 @@ mod cli_transport;
 mod completion;
 mod descriptors;
 mod editions;
+mod envelope;
 mod fuzz_regressions;
 mod hardening;
 mod interop;
