@@ -25,6 +25,7 @@ mod json_fidelity;
 mod layers;
 mod lookup;
 mod mcp;
+mod profiles;
 mod protocols;
 mod rest;
 mod serve;
