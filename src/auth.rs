@@ -193,6 +193,20 @@ fn parse_netrc(text: &str) -> std::result::Result<Vec<NetrcEntry>, String> {
 /// Replaces `${NAME}` with the environment variable NAME; `$$` is a literal
 /// dollar. An unset variable is an error, never an empty string.
 pub fn expand(value: &str) -> Result<String> {
+    expand_env(value).map_err(|e| Error::usage(format!("--expand-headers: {e}")))
+}
+
+/// Why a value could not be expanded; each caller says where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum Unexpanded {
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+    #[error("a value has ${{ without its }}")]
+    Unclosed,
+}
+
+/// [`expand`] without the flag's name: for values from elsewhere (profiles).
+pub fn expand_env(value: &str) -> std::result::Result<String, Unexpanded> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(i) = rest.find('$') {
@@ -202,15 +216,9 @@ pub fn expand(value: &str) -> Result<String> {
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body.find('}').ok_or_else(|| {
-                Error::usage("--expand-headers: a header value has ${ without its }")
-            })?;
+            let end = body.find('}').ok_or(Unexpanded::Unclosed)?;
             let name = &body[..end];
-            let var = std::env::var(name).map_err(|_| {
-                Error::usage(format!(
-                    "--expand-headers: environment variable {name} is not set"
-                ))
-            })?;
+            let var = std::env::var(name).map_err(|_| Unexpanded::Unset(name.to_string()))?;
             out.push_str(&var);
             rest = &body[end + 1..];
         } else {

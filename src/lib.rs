@@ -1,5 +1,5 @@
-//! rpcurl: a command-line gRPC client. The binary parses its command line
-//! with [`parse`] and runs it with [`dispatch`]. The modules are private,
+//! rpcurl: a command-line gRPC client. The binary runs its command line
+//! with [`run`]. The modules are private,
 //! in seven layers (docs/design.md); [`harness`] lists what the fuzz targets
 //! and the conformance testee call directly, so they drive the same code the
 //! binary runs.
@@ -41,8 +41,7 @@ mod cli;
 mod commands;
 
 pub use cli::complete::answer_if_asked as answer_completion;
-pub use cli::{parse, report_usage_error};
-pub use commands::dispatch;
+pub use commands::run;
 
 /// What the fuzz targets (`fuzz/src/lib.rs`, whose saved inputs
 /// `tests/it/fuzz_regressions.rs` replays) and the conformance testee

@@ -132,6 +132,16 @@ pub fn parse(args: &[String], plaintext: bool) -> Result<Target> {
     }
 }
 
+/// Whether a positional argument names a server rather than a method or
+/// symbol: a URL, a `unix:` address, or `host:port`.
+pub fn looks_like_server(arg: &str) -> bool {
+    arg.contains("://")
+        || arg.starts_with("unix:")
+        || arg
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// An address or URL as error messages show it: a password in its user
 /// info, and the values of a query string, are replaced by `***`.
 pub fn redacted(arg: &str) -> String {

@@ -7,6 +7,7 @@
 //! grpcurl's capabilities appear under long, descriptive names.
 
 pub mod complete;
+pub mod profile;
 pub mod settings;
 
 use std::time::Duration;
@@ -78,6 +79,8 @@ pub struct CallArgs {
     pub messages: MessageArgs,
     #[command(flatten)]
     pub status: StatusArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 // ----- flag groups -----
@@ -102,6 +105,17 @@ pub struct SchemaArgs {
         help_heading = "Schema"
     )]
     pub import_paths: Vec<String>,
+}
+
+/// A profile of the config file (the commands that take the call and
+/// schema flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProfileArgs {
+    /// Take flags from profile NAME of the config file ($RPCURL_CONFIG, else
+    /// $XDG_CONFIG_HOME/rpcurl/config.toml or ~/.config/rpcurl/config.toml);
+    /// flags given here win. Default: $RPCURL_PROFILE. See docs/profiles.md.
+    #[arg(long, value_name = "NAME", help_heading = "Profile")]
+    pub profile: Option<String>,
 }
 
 /// Server reflection (commands that talk to a server).
@@ -533,6 +547,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command into --dir
     Man(ManArgs),
+    /// List the profiles of the config file, secrets masked
+    ///
+    /// The file is $RPCURL_CONFIG, else $XDG_CONFIG_HOME/rpcurl/config.toml
+    /// or ~/.config/rpcurl/config.toml. Header values are shown as
+    /// `Name: ***` unless they only name environment variables (${VAR}).
+    /// See docs/profiles.md.
+    Profiles,
 }
 
 #[derive(Args, Debug)]
@@ -560,6 +581,8 @@ pub struct ListArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -576,6 +599,8 @@ pub struct DescribeArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -592,6 +617,8 @@ pub struct TemplateArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -605,6 +632,8 @@ pub struct JsonschemaArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -629,6 +658,8 @@ pub struct OpenapiArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -648,6 +679,8 @@ pub struct ExportArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -669,6 +702,8 @@ pub struct McpArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Which methods become tools, and how calls are bounded.
@@ -734,6 +769,8 @@ pub struct EncodeArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -749,6 +786,8 @@ pub struct DecodeArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub messages: MessageArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -771,6 +810,8 @@ pub struct UiArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Args, Debug)]
@@ -880,6 +921,8 @@ pub struct BenchArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 fn parse_rate(text: &str) -> std::result::Result<f64, String> {
@@ -1005,6 +1048,7 @@ const COMMANDS: &[&str] = &[
     "decode",
     "completions",
     "man",
+    "profiles",
 ];
 
 fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
@@ -1060,6 +1104,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
         server,
         output,
         messages,
+        profile,
         ..
     } = call;
     Ok(Verb::Command(if verb == "list" {
@@ -1068,6 +1113,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
             schema,
             server,
             output,
+            profile,
         })
     } else {
         let format = match messages.format {
@@ -1084,6 +1130,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
             schema,
             server,
             output,
+            profile,
         })
     }))
 }
@@ -1114,7 +1161,9 @@ impl Verb {
             }
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
-            Verb::Command(Command::Demo | Command::Completions(_) | Command::Man(_)) => Ok(()),
+            Verb::Command(
+                Command::Demo | Command::Completions(_) | Command::Man(_) | Command::Profiles,
+            ) => Ok(()),
         }
     }
 
@@ -1142,7 +1191,8 @@ impl Verb {
                 | Command::Mcp(_)
                 | Command::Bench(_)
                 | Command::Completions(_)
-                | Command::Man(_),
+                | Command::Man(_)
+                | Command::Profiles,
             ) => {
                 return None;
             }
@@ -1331,18 +1381,22 @@ pub fn report_usage_error(err: clap::Error) -> u8 {
             0
         }
         _ => {
-            // clap's message is a paragraph, then usage and tips: keep the
-            // paragraph, on one line.
-            let text = err.render().to_string();
-            let first: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            eprintln!("{} (see rpcurl --help)", first.join(" "));
+            eprintln!("{} (see rpcurl --help)", one_line(&err));
             EXIT_USAGE
         }
     }
+}
+
+/// clap's message is a paragraph, then usage and tips: the paragraph, on
+/// one line.
+fn one_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    first.join(" ")
 }
 
 /// Parses a command line (the binary's own, or the demo's steps).

@@ -39,6 +39,13 @@ append TLS session keys to this file (for Wireshark)
 \fBNETRC\fR
 the netrc file of \fB\-n\fR (default ~/.netrc)
 .TP
+\fBRPCURL_CONFIG\fR
+the config file of profiles (default $XDG_CONFIG_HOME/rpcurl/config.toml, or
+~/.config/rpcurl/config.toml)
+.TP
+\fBRPCURL_PROFILE\fR
+the profile to use when \fB\-\-profile\fR is not given
+.TP
 \fBRPCURL_COMPLETE\fR
 set by the completion scripts when they call rpcurl for candidates
 "#;

@@ -14,6 +14,7 @@ mod list;
 mod man;
 mod mcp;
 mod openapi;
+mod profiles;
 mod serve;
 mod template;
 mod ui;
@@ -30,6 +31,22 @@ use crate::output::Printer;
 use crate::session::{self, Session};
 use crate::status;
 use crate::target::{self, Server};
+
+/// Runs the binary's command line, with the chosen profile of the config
+/// file, and returns the process exit code.
+pub fn run(argv: Vec<std::ffi::OsString>) -> u8 {
+    let argv = match settings::with_profile(argv) {
+        Ok(argv) => argv,
+        Err(err) => {
+            report(&err);
+            return err.exit_code();
+        }
+    };
+    match crate::cli::parse(argv) {
+        Ok(cli) => dispatch(cli),
+        Err(err) => crate::cli::report_usage_error(err),
+    }
+}
 
 /// Runs one parsed command line and returns the process exit code. Errors
 /// are printed here (RPC statuses are printed by the call, with details).
@@ -68,6 +85,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             Verb::Command(Command::Demo) => demo::demo(),
             Verb::Command(Command::Completions(args)) => completions::completions(args),
             Verb::Command(Command::Man(args)) => man::man(args),
+            Verb::Command(Command::Profiles) => profiles::profiles(),
         }
     });
     match result {
@@ -136,15 +154,8 @@ fn split_target(
     args: &[String],
     connection: &ConnectionArgs,
 ) -> Result<(Option<Server>, Vec<String>)> {
-    let looks_like_server = |a: &str| {
-        a.contains("://")
-            || a.starts_with("unix:")
-            || a.rsplit_once(':').is_some_and(|(_, port)| {
-                !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())
-            })
-    };
     match args.first() {
-        Some(first) if looks_like_server(first) => {
+        Some(first) if target::looks_like_server(first) => {
             let server = server_of(first, connection)?;
             Ok((server, args[1..].to_vec()))
         }

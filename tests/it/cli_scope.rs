@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "ui",
     "encode",
     "decode",
+    "profiles",
 ];
 
 fn golden_dir() -> PathBuf {

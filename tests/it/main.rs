@@ -26,6 +26,7 @@ mod json_fidelity;
 mod layers;
 mod lookup;
 mod mcp;
+mod profiles;
 mod protocols;
 mod rest;
 mod serve;

@@ -72,8 +72,9 @@ pub fn rpcurl(args: &[&str]) -> Run {
     rpcurl_stdin(args, None)
 }
 
-/// Runs the binary with extra environment variables (and the proxy
-/// variables of the machine cleared, so tests do not depend on them).
+/// Runs the binary with extra environment variables (and the proxy and
+/// profile variables of the machine cleared, so tests do not depend on
+/// them).
 pub fn rpcurl_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     run_with(args, None, env)
 }
@@ -97,6 +98,13 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     ] {
         command.env_remove(name);
     }
+    // No profile of the machine's own config file (docs/profiles.md) may
+    // reach a test: a file that does not exist, unless a test says otherwise.
+    command.env_remove("RPCURL_PROFILE");
+    command.env(
+        "RPCURL_CONFIG",
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/no-such-config.toml"),
+    );
     command.envs(env.iter().copied());
     command.args(args);
     run_command(command, stdin)
