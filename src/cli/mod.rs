@@ -1405,7 +1405,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    Cli::try_parse_from(args)
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    let parsed = command
+        .try_get_matches_from_mut(args)
+        .and_then(|mut matches| {
+            Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+        });
+    // The command tree is thousands of small allocations, and freeing them
+    // was 3 % of a short call's instructions: like the session, it is left
+    // to the end of the process (docs/benchmarks.md).
+    std::mem::forget(command);
+    parsed
 }
 
 /// `--protocol http` is the call form's (REST through a method's rule);
