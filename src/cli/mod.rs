@@ -9,6 +9,7 @@
 pub mod complete;
 pub mod settings;
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum, ValueHint};
@@ -78,6 +79,8 @@ pub struct CallArgs {
     pub messages: MessageArgs,
     #[command(flatten)]
     pub status: StatusArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 // ----- flag groups -----
@@ -449,6 +452,17 @@ pub struct StatusArgs {
     pub include: bool,
 }
 
+/// Colour on stdout and stderr (every command).
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct ColorArgs {
+    /// Colour JSON output (keys, strings, numbers, literals) and errors and
+    /// -v/-i lines on stderr. auto: each stream when it is a terminal,
+    /// unless NO_COLOR is set; CLICOLOR_FORCE=1 forces it on pipes too.
+    #[arg(long = "color", value_enum, value_name = "WHEN",
+          default_value_t = ColorWhen::Auto, help_heading = "Output")]
+    pub when: ColorWhen,
+}
+
 // ----- commands -----
 
 /// Schema tools: each works from --schema files, .proto sources, server
@@ -554,6 +568,8 @@ pub struct ListArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -570,6 +586,8 @@ pub struct DescribeArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -586,6 +604,8 @@ pub struct TemplateArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -599,6 +619,8 @@ pub struct JsonschemaArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -623,6 +645,8 @@ pub struct OpenapiArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -642,6 +666,8 @@ pub struct ExportArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -663,6 +689,8 @@ pub struct McpArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// Which methods become tools, and how calls are bounded.
@@ -728,6 +756,8 @@ pub struct EncodeArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -743,6 +773,8 @@ pub struct DecodeArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub messages: MessageArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -765,6 +797,8 @@ pub struct UiArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -811,6 +845,8 @@ pub struct ServeArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// What one client may hold of a listener (serve, mcp --listen).
@@ -874,6 +910,8 @@ pub struct BenchArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 fn parse_rate(text: &str) -> std::result::Result<f64, String> {
@@ -886,6 +924,15 @@ fn parse_rate(text: &str) -> std::result::Result<f64, String> {
 }
 
 // ----- values -----
+
+/// --color.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
 
 /// How `bench` reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -972,6 +1019,29 @@ pub enum Verb {
 }
 
 impl Cli {
+    /// --color, where the command takes it (auto elsewhere).
+    pub fn color(&self) -> ColorWhen {
+        let args = match &self.command {
+            None => &self.call.color,
+            Some(Command::List(a)) => &a.color,
+            Some(Command::Describe(a)) => &a.color,
+            Some(Command::Template(a)) => &a.color,
+            Some(Command::Jsonschema(a)) => &a.color,
+            Some(Command::Openapi(a)) => &a.color,
+            Some(Command::Export(a)) => &a.color,
+            Some(Command::Serve(a)) => &a.color,
+            Some(Command::Bench(a)) => &a.color,
+            Some(Command::Mcp(a)) => &a.color,
+            Some(Command::Ui(a)) => &a.color,
+            Some(Command::Encode(a)) => &a.color,
+            Some(Command::Decode(a)) => &a.color,
+            Some(Command::Demo | Command::Completions(_) | Command::Man(_)) => {
+                return ColorWhen::Auto;
+            }
+        };
+        args.when
+    }
+
     /// The verb to run, checked.
     pub fn into_verb(self) -> Result<Verb> {
         let verb = match self.command {
@@ -1051,6 +1121,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
         server,
         output,
         messages,
+        color,
         ..
     } = call;
     Ok(Verb::Command(if verb == "list" {
@@ -1059,6 +1130,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
             schema,
             server,
             output,
+            color,
         })
     } else {
         let format = match messages.format {
@@ -1075,6 +1147,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
             schema,
             server,
             output,
+            color,
         })
     }))
 }
@@ -1303,10 +1376,36 @@ pub fn report_usage_error(err: clap::Error) -> u8 {
                 .take_while(|l| !l.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("{} (see rpcurl --help)", first.join(" "));
+            let terminal = std::io::stderr().is_terminal();
+            let error = if settings::color(color_in_argv()).enabled(terminal) {
+                format!("{}error:{}", crate::color::ERROR, crate::color::RESET)
+            } else {
+                "error:".to_string()
+            };
+            let line = first.join(" ");
+            let line = line.strip_prefix("error:").unwrap_or(&line);
+            eprintln!("{error}{line} (see rpcurl --help)");
             EXIT_USAGE
         }
     }
+}
+
+/// --color as given on a command line clap refused: it still decides
+/// whether the one line saying why is coloured.
+fn color_in_argv() -> ColorWhen {
+    let args: Vec<String> = std::env::args().collect();
+    let mut when = ColorWhen::Auto;
+    for (i, arg) in args.iter().enumerate() {
+        let value = match arg.strip_prefix("--color") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(Ok(given)) = value.map(|v| ColorWhen::from_str(v, false)) {
+            when = given;
+        }
+    }
+    when
 }
 
 /// Parses a command line (the binary's own, or the demo's steps).

@@ -127,6 +127,7 @@ fn print_options(args: &CallArgs) -> PrintOptions {
         &args.messages,
         Some(&args.status),
         args.server.trace.unredacted,
+        args.color.when,
     )
 }
 
@@ -141,7 +142,9 @@ async fn list(args: &CallArgs, server: Option<target::Server>) -> Result<()> {
         false,
     )
     .await?;
-    let mut printer = print_options(args).printer(session::output(args.output.output.as_deref())?);
+    // Names, not JSON: never highlighted.
+    let print = settings::value_print_options(&args.output, args.color.when, false);
+    let mut printer = print.printer(session::output(args.output.output.as_deref())?);
     let names = if args.listing.list_services {
         session.schema.services().await?
     } else {
