@@ -144,7 +144,7 @@ fn json_is_highlighted_on_a_terminal_and_plain_in_a_pipe() {
     let tty = &shown.tty;
     for (key, style, value) in [
         ("fString", STRING, r#""say \"hi\": {a} [b] \\ c:d""#),
-        ("fDouble", NUMBER, "1.5e300"),
+        ("fDouble", NUMBER, "1.5e+300"),
         ("fBool", LITERAL, "true"),
         ("label", STRING, r#""x:\"y\"""#),
         ("n", NUMBER, "-3"),
