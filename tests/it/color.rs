@@ -249,7 +249,7 @@ fn errors_trace_and_metadata_are_coloured_on_a_terminal_stderr() {
     assert!(!split.stderr.contains('\x1b'));
     let never = on_terminal(
         "stderr",
-        &["--color", "never", &args[0], &args[1], &dead],
+        &["--color", "never", "--schema", &schema, &dead],
         &[],
     );
     assert!(never.tty.starts_with("error: "), "{:?}", never.tty);
