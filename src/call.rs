@@ -16,6 +16,7 @@ use crate::formats::{self, Format};
 use crate::input::{self, Request, Requests};
 use crate::json::{self, AnyCache};
 use crate::output::Printer;
+use crate::progress::{self, Progress};
 use crate::protocol::{Codec, Protocol, Streaming, Wire};
 use crate::schema::{Resolved, Schema};
 use crate::status::Code;
@@ -33,6 +34,9 @@ pub struct CallOptions {
     pub get: bool,
     /// How request messages are framed and sent.
     pub send: SendOptions,
+    /// A progress line on a terminal's stderr while a request stream is
+    /// sent (a large `-d @FILE`).
+    pub progress: bool,
 }
 
 /// What framing a request message needs; the task that sends a stream of
@@ -60,6 +64,8 @@ pub struct PrintOptions {
     pub direct: Option<transcode::Options>,
     /// A non-OK status as one JSON object instead of text.
     pub error_json: bool,
+    /// JSON output highlighted (`json::Highlight`).
+    pub color: bool,
 }
 
 impl PrintOptions {
@@ -74,6 +80,7 @@ impl PrintOptions {
             serialize: SerializeOptions::new(),
             direct: Some(transcode::Options::default()),
             error_json: false,
+            color: false,
         }
     }
 }
@@ -98,6 +105,13 @@ pub trait Observer {
 impl PrintOptions {
     /// A printer writing to `out` as these options say.
     pub fn printer(&self, out: Box<dyn std::io::Write + Send>) -> Printer {
+        // Below the printer's buffer, so the highlighter sees large chunks;
+        // absent without colour, so the plain path is untouched.
+        let out: Box<dyn std::io::Write + Send> = if self.color {
+            Box::new(crate::json::Highlight::new(out))
+        } else {
+            out
+        };
         let mut printer = Printer::new(out, self.serialize.clone(), self.compact);
         if let Some(direct) = self.direct {
             printer.allow_direct(direct);
@@ -314,9 +328,11 @@ pub async fn call(
         }
         None => {
             let (sender, body) = fed_body();
+            let mut progress = options.progress.then(Progress::on_terminal).flatten();
             let options = options.send.clone();
             tokio::spawn(async move {
                 let mut index = 0;
+                let mut sent = 0u64;
                 while let Some(item) = requests.next().await {
                     // Requests already parsed go out together: one wake-up
                     // and one write for many small messages.
@@ -339,8 +355,13 @@ pub async fn call(
                             next = requests.next_ready();
                         }
                     }
+                    sent += batch.len() as u64;
                     if !batch.is_empty() && !sender.send(batch.freeze()).await {
                         return;
+                    }
+                    if let Some(progress) = progress.as_mut() {
+                        progress
+                            .show(|| format!("{index} messages sent, {}", progress::bytes(sent)));
                     }
                     if let Some(e) = failed {
                         // Report first, then reset the stream: the reset

@@ -6,8 +6,10 @@
 
 // L0: foundation
 mod auth;
+mod color;
 mod error;
 mod headers;
+mod progress;
 mod status;
 mod target;
 mod trace;

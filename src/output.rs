@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions};
 use serde::Serialize as _;
 
+use crate::color;
 use crate::error::{Error, Result};
 use crate::json;
 /// Where they were before json/print.rs held them.
@@ -178,7 +179,8 @@ pub async fn status_details(
 }
 
 /// Prints a non-OK status on stderr: one line with code and message, then
-/// each detail as one line of JSON; or everything as one JSON object.
+/// each detail as one line of JSON; or everything as one JSON object
+/// (highlighted when stderr is coloured).
 pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
@@ -188,17 +190,23 @@ pub fn print_status(value: &serde_json::Value, as_json: bool, compact: bool) {
         } else {
             serde_json::to_string_pretty(value)
         };
-        let _ = writeln!(err, "{}", text.unwrap_or_default());
+        let line = format!("{}\n", text.unwrap_or_default());
+        let _ = if color::stderr_on() {
+            json::Highlight::new(&mut err).write_all(line.as_bytes())
+        } else {
+            err.write_all(line.as_bytes())
+        };
         return;
     }
+    let error = color::stderr_paint(color::ERROR, "error:");
     // The message is the server's: escaped, so it cannot drive the terminal
     // or forge a line of its own.
     let code = value["code"].as_str().unwrap_or("unknown");
     let message = crate::status::printable(value["message"].as_str().unwrap_or(""));
     if message.is_empty() {
-        let _ = writeln!(err, "error: {code}");
+        let _ = writeln!(err, "{error} {code}");
     } else {
-        let _ = writeln!(err, "error: {code}: {message}");
+        let _ = writeln!(err, "{error} {code}: {message}");
     }
     if let Some(details) = value["details"].as_array() {
         for detail in details {

@@ -1,6 +1,7 @@
 //! The `-v` trace on stderr, prefixed as curl does: `*` for what rpcurl
 //! does, `>` for what it sends, `<` for what it receives. Secret header
-//! values are redacted unless `--unredacted`.
+//! values are redacted unless `--unredacted`. On a coloured stderr the
+//! prefixes and header names stand out (`color`).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
+use crate::color;
 use crate::headers::is_secret;
 
 #[derive(Default)]
@@ -51,13 +53,22 @@ impl Trace {
 
     pub fn info(&self, text: impl AsRef<str>) {
         if self.enabled() {
-            let _ = writeln!(std::io::stderr().lock(), "* {}", text.as_ref());
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}",
+                color::stderr_paint(color::INFO, &format!("* {}", text.as_ref()))
+            );
         }
     }
 
     pub fn line(&self, prefix: &str, text: impl AsRef<str>) {
         if self.enabled() {
-            let _ = writeln!(std::io::stderr().lock(), "{prefix} {}", text.as_ref());
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} {}",
+                paint_prefix(prefix),
+                text.as_ref()
+            );
         }
     }
 
@@ -129,6 +140,21 @@ pub fn print_headers(prefix: &str, headers: &HeaderMap, unredacted: bool) {
         } else {
             crate::status::printable(&String::from_utf8_lossy(value.as_bytes())).into_owned()
         };
-        let _ = writeln!(err, "{prefix} {}: {shown}", name.as_str());
+        let _ = writeln!(
+            err,
+            "{} {}: {shown}",
+            paint_prefix(prefix),
+            color::stderr_paint(color::NAME, name.as_str())
+        );
     }
+}
+
+/// `>` (sent) and `<` (received) in their colours.
+fn paint_prefix(prefix: &str) -> std::borrow::Cow<'_, str> {
+    let style = if prefix == ">" {
+        color::SENT
+    } else {
+        color::RECEIVED
+    };
+    color::stderr_paint(style, prefix)
 }

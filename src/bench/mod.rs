@@ -10,7 +10,7 @@
 
 mod report;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use bytes::Bytes;
 pub use report::{Format, Report};
 
 use crate::call::Prepared;
+use crate::progress::Progress;
 use crate::status::Status;
 use crate::transport::Channel;
 
@@ -111,12 +112,9 @@ pub async fn run(
     mut options: BenchOptions,
 ) -> Report {
     let prepared = Arc::new(prepared);
-    let progress = std::io::stderr().is_terminal();
     if let Some(warmup) = options.warmup {
-        let (report, interrupted) = phase(
-            &prepared, &channels, &bodies, &options, warmup, None, progress,
-        )
-        .await;
+        let (report, interrupted) =
+            phase(&prepared, &channels, &bodies, &options, warmup, None).await;
         if interrupted {
             return report;
         }
@@ -129,7 +127,6 @@ pub async fn run(
         &options,
         options.stop,
         records,
-        progress,
     )
     .await
     .0
@@ -142,7 +139,6 @@ async fn phase(
     options: &BenchOptions,
     stop: Stop,
     records: Option<Box<dyn Write + Send>>,
-    progress: bool,
 ) -> (Report, bool) {
     let phase = Arc::new(Phase {
         prepared: prepared.clone(),
@@ -163,7 +159,7 @@ async fn phase(
         workers.spawn(phase.clone().work());
     }
     let all_done = async { while workers.join_next().await.is_some() {} };
-    let ticker = show_progress(&phase, progress);
+    let ticker = show_progress(&phase);
     let interrupted = tokio::select! {
         () = all_done => false,
         () = ticker => false,
@@ -171,9 +167,6 @@ async fn phase(
     };
     // After Ctrl-C the calls in flight are dropped (their streams reset).
     workers.abort_all();
-    if progress {
-        eprint!("\r\x1b[K");
-    }
     let elapsed = phase.start.elapsed();
     let mut report = match phase.report.lock() {
         Ok(mut report) => std::mem::replace(&mut *report, Report::new(None)),
@@ -183,12 +176,13 @@ async fn phase(
     (report, interrupted)
 }
 
-/// A line on stderr each second (when it is a terminal): calls done, the
-/// rate over the last second, errors. Never finishes.
-async fn show_progress(phase: &Phase, enabled: bool) {
-    if !enabled {
+/// A line on stderr (when it is a terminal), updated each second: calls
+/// done, the rate over the last second, errors. Never finishes; dropped,
+/// it clears the line before the report.
+async fn show_progress(phase: &Phase) {
+    let Some(mut progress) = Progress::on_terminal() else {
         return std::future::pending().await;
-    }
+    };
     let mut last = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -196,10 +190,7 @@ async fn show_progress(phase: &Phase, enabled: bool) {
         tick.tick().await;
         let done = phase.done.load(Ordering::Relaxed);
         let failed = phase.failed.load(Ordering::Relaxed);
-        eprint!(
-            "\r\x1b[K{done} calls, {} calls/s, {failed} errors",
-            done - last
-        );
+        progress.show(|| format!("{done} calls, {} calls/s, {failed} errors", done - last));
         last = done;
     }
 }

@@ -10,6 +10,7 @@ pub mod complete;
 pub mod profile;
 pub mod settings;
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum, ValueHint};
@@ -81,6 +82,8 @@ pub struct CallArgs {
     pub status: StatusArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 // ----- flag groups -----
@@ -469,6 +472,17 @@ pub struct StatusArgs {
     pub envelope: bool,
 }
 
+/// Colour on stdout and stderr (every command).
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct ColorArgs {
+    /// Colour JSON output (keys, strings, numbers, literals) and errors and
+    /// -v/-i lines on stderr. auto: each stream when it is a terminal,
+    /// unless NO_COLOR is set; CLICOLOR_FORCE=1 forces it on pipes too.
+    #[arg(long = "color", value_enum, value_name = "WHEN",
+          default_value_t = ColorWhen::Auto, help_heading = "Output")]
+    pub when: ColorWhen,
+}
+
 // ----- commands -----
 
 /// Schema tools: each works from --schema files, .proto sources, server
@@ -583,6 +597,8 @@ pub struct ListArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -601,6 +617,8 @@ pub struct DescribeArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -619,6 +637,8 @@ pub struct TemplateArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -634,6 +654,8 @@ pub struct JsonschemaArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -660,6 +682,8 @@ pub struct OpenapiArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -681,6 +705,8 @@ pub struct ExportArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -704,6 +730,8 @@ pub struct McpArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// Which methods become tools, and how calls are bounded.
@@ -771,6 +799,8 @@ pub struct EncodeArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -788,6 +818,8 @@ pub struct DecodeArgs {
     pub messages: MessageArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -812,6 +844,8 @@ pub struct UiArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -858,6 +892,8 @@ pub struct ServeArgs {
     pub schema: SchemaArgs,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// What one client may hold of a listener (serve, mcp --listen).
@@ -923,6 +959,8 @@ pub struct BenchArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 fn parse_rate(text: &str) -> std::result::Result<f64, String> {
@@ -935,6 +973,15 @@ fn parse_rate(text: &str) -> std::result::Result<f64, String> {
 }
 
 // ----- values -----
+
+/// --color.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
 
 /// How `bench` reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -1021,6 +1068,29 @@ pub enum Verb {
 }
 
 impl Cli {
+    /// --color, where the command takes it (auto elsewhere).
+    pub fn color(&self) -> ColorWhen {
+        let args = match &self.command {
+            None => &self.call.color,
+            Some(Command::List(a)) => &a.color,
+            Some(Command::Describe(a)) => &a.color,
+            Some(Command::Template(a)) => &a.color,
+            Some(Command::Jsonschema(a)) => &a.color,
+            Some(Command::Openapi(a)) => &a.color,
+            Some(Command::Export(a)) => &a.color,
+            Some(Command::Serve(a)) => &a.color,
+            Some(Command::Bench(a)) => &a.color,
+            Some(Command::Mcp(a)) => &a.color,
+            Some(Command::Ui(a)) => &a.color,
+            Some(Command::Encode(a)) => &a.color,
+            Some(Command::Decode(a)) => &a.color,
+            Some(Command::Demo | Command::Completions(_) | Command::Man(_)) => {
+                return ColorWhen::Auto;
+            }
+        };
+        args.when
+    }
+
     /// The verb to run, checked.
     pub fn into_verb(self) -> Result<Verb> {
         let verb = match self.command {
@@ -1105,6 +1175,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
         output,
         messages,
         profile,
+        color,
         ..
     } = call;
     Ok(Verb::Command(if verb == "list" {
@@ -1114,6 +1185,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
             server,
             output,
             profile,
+            color,
         })
     } else {
         let format = match messages.format {
@@ -1131,6 +1203,7 @@ fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
             server,
             output,
             profile,
+            color,
         })
     }))
 }
@@ -1381,7 +1454,15 @@ pub fn report_usage_error(err: clap::Error) -> u8 {
             0
         }
         _ => {
-            eprintln!("{} (see rpcurl --help)", one_line(&err));
+            let terminal = std::io::stderr().is_terminal();
+            let error = if settings::color(color_in_argv()).enabled(terminal) {
+                format!("{}error:{}", crate::color::ERROR, crate::color::RESET)
+            } else {
+                "error:".to_string()
+            };
+            let line = one_line(&err);
+            let line = line.strip_prefix("error:").unwrap_or(&line);
+            eprintln!("{error}{line} (see rpcurl --help)");
             EXIT_USAGE
         }
     }
@@ -1397,6 +1478,24 @@ fn one_line(err: &clap::Error) -> String {
         .map(str::trim)
         .collect();
     first.join(" ")
+}
+
+/// --color as given on a command line clap refused: it still decides
+/// whether the one line saying why is coloured.
+fn color_in_argv() -> ColorWhen {
+    let args: Vec<String> = std::env::args().collect();
+    let mut when = ColorWhen::Auto;
+    for (i, arg) in args.iter().enumerate() {
+        let value = match arg.strip_prefix("--color") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(Ok(given)) = value.map(|v| ColorWhen::from_str(v, false)) {
+            when = given;
+        }
+    }
+    when
 }
 
 /// Parses a command line (the binary's own, or the demo's steps).

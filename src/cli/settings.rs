@@ -4,6 +4,7 @@
 //! command line sees a clap type.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use prost_reflect::{DeserializeOptions, SerializeOptions};
 
 use super::profile;
 use super::{
-    BenchArgs, BenchFormat, CallArgs, Cli, CodecArg, Compression, DescribeFormat, Format,
+    BenchArgs, BenchFormat, CallArgs, Cli, CodecArg, ColorWhen, Compression, DescribeFormat,
+    Format,
     HeaderArgs, HttpMethod, ListenLimitArgs, McpArgs, MessageArgs, OutputArgs, Protocol,
     ReflectProtocol, RequestArgs, SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs, UiArgs,
 };
@@ -197,6 +199,13 @@ fn request_options(server: &ServerArgs, request: &RequestArgs, session: &Session
         timeout: server.connection.timeout,
         user_agent: session.user_agent.clone(),
         get: request.http_method == HttpMethod::Get,
+        // From a file: a stream from stdin may be typed on the terminal the
+        // line would be drawn on; with -v the trace has the lines.
+        progress: request
+            .data
+            .as_deref()
+            .is_some_and(|d| d.starts_with('@') && d != "@-")
+            && server.trace.verbose == 0,
         send: SendOptions {
             wire: session.wire.clone(),
             max_send: request.max_msg_size,
@@ -245,15 +254,38 @@ pub fn bench_format(format: BenchFormat) -> crate::bench::Format {
     }
 }
 
+/// --color as the colour layer takes it.
+pub fn color(when: ColorWhen) -> crate::color::Choice {
+    match when {
+        ColorWhen::Auto => crate::color::Choice::Auto,
+        ColorWhen::Always => crate::color::Choice::Always,
+        ColorWhen::Never => crate::color::Choice::Never,
+    }
+}
+
+/// Whether JSON printed to the output (-o FILE, or stdout) is highlighted:
+/// a file is no terminal, so only --color always (or CLICOLOR_FORCE)
+/// colours it.
+fn json_color(output: &OutputArgs, when: ColorWhen) -> bool {
+    let terminal = match output.output.as_deref() {
+        None | Some("-") => std::io::stdout().is_terminal(),
+        Some(_) => false,
+    };
+    color(when).enabled(terminal)
+}
+
 /// How a call (or decode) shows messages, metadata and statuses.
 pub fn print_options(
     output: &OutputArgs,
     messages: &MessageArgs,
     status: Option<&StatusArgs>,
     unredacted: bool,
+    when: ColorWhen,
 ) -> PrintOptions {
+    let format = format(messages.format);
     PrintOptions {
-        format: format(messages.format),
+        color: format == formats::Format::Json && json_color(output, when),
+        format,
         include: status.is_some_and(|s| s.include),
         unredacted,
         compact: output.compact,
@@ -266,9 +298,10 @@ pub fn print_options(
     }
 }
 
-/// For commands that print JSON values, not messages.
-pub fn value_print_options(output: &OutputArgs) -> PrintOptions {
-    print_options(output, &MessageArgs::default(), None, false)
+/// For commands that print JSON values (`json`), or names and text.
+pub fn value_print_options(output: &OutputArgs, when: ColorWhen, json: bool) -> PrintOptions {
+    let when = if json { when } else { ColorWhen::Never };
+    print_options(output, &MessageArgs::default(), None, false, when)
 }
 
 fn serialize_options(messages: &MessageArgs) -> SerializeOptions {

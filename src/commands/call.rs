@@ -239,6 +239,7 @@ fn print_options(args: &CallArgs) -> PrintOptions {
         &args.messages,
         Some(&args.status),
         args.server.trace.unredacted,
+        args.color.when,
     )
 }
 
@@ -253,7 +254,9 @@ async fn list(args: &CallArgs, server: Option<target::Server>) -> Result<()> {
         false,
     )
     .await?;
-    let mut printer = print_options(args).printer(session::output(args.output.output.as_deref())?);
+    // Names, not JSON: never highlighted.
+    let print = settings::value_print_options(&args.output, args.color.when, false);
+    let mut printer = print.printer(session::output(args.output.output.as_deref())?);
     let names = if args.listing.list_services {
         session.schema.services().await?
     } else {

@@ -68,7 +68,7 @@ pub async fn encode(args: EncodeArgs) -> Result<()> {
 }
 
 pub async fn decode(args: DecodeArgs) -> Result<()> {
-    let print = settings::print_options(&args.output, &args.messages, None, false);
+    let print = settings::print_options(&args.output, &args.messages, None, false, args.color.when);
     if print.format == formats::Format::Binary {
         return Err(Error::usage(
             "decode writes JSON or text (--format json|text)",
@@ -77,11 +77,7 @@ pub async fn decode(args: DecodeArgs) -> Result<()> {
     let mut session = open_offline_session(&args.schema).await?;
     let desc = session.schema.message_or_method(&args.message).await?;
     let mut input = session.stdin.take();
-    let mut printer = Printer::new(
-        session::output(args.output.output.as_deref())?,
-        print.serialize.clone(),
-        print.compact,
-    );
+    let mut printer = print.printer(session::output(args.output.output.as_deref())?);
     let print_one = |printer: &mut Printer, message: &DynamicMessage, index: usize| -> Result<()> {
         match print.format {
             formats::Format::Text => {

@@ -9,7 +9,7 @@ pub async fn describe(args: DescribeArgs) -> Result<()> {
     let as_json = settings::describe_as_json(args.format);
     let (server, rest) = super::split_target(&args.args, &args.server.connection)?;
     let mut session = super::open_tool_session(&args.schema, &args.server, server).await?;
-    let mut printer = super::value_printer(&args.output)?;
+    let mut printer = super::value_printer(&args.output, args.color, as_json)?;
     match rest.first() {
         None if as_json => {
             let pool = session.schema.full_pool().await?;

@@ -11,7 +11,7 @@ pub async fn jsonschema(args: JsonschemaArgs) -> Result<()> {
         .ok_or_else(|| Error::usage("jsonschema needs a MESSAGE or METHOD name"))?;
     let mut session = super::open_tool_session(&args.schema, &args.server, server).await?;
     let desc = session.schema.message_or_method(name).await?;
-    let mut printer = super::value_printer(&args.output)?;
+    let mut printer = super::value_printer(&args.output, args.color, true)?;
     printer.value(&crate::jsonschema::json_schema(&desc))?;
     printer.flush()
 }

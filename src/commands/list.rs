@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 pub async fn list(args: ListArgs) -> Result<()> {
     let (server, rest) = super::split_target(&args.args, &args.server.connection)?;
     let mut session = super::open_tool_session(&args.schema, &args.server, server).await?;
-    let mut printer = super::value_printer(&args.output)?;
+    let mut printer = super::value_printer(&args.output, args.color, false)?;
     match rest.first() {
         None => {
             for name in session.schema.services().await? {

@@ -20,11 +20,12 @@ mod template;
 mod ui;
 
 use std::future::Future;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::time::Duration;
 
 use crate::cli::settings;
 use crate::cli::{Cli, Command, ConnectionArgs, SchemaArgs, ServerArgs, Verb};
+use crate::color;
 use crate::error::{Error, Result};
 use crate::input::DataSource;
 use crate::output::Printer;
@@ -51,6 +52,7 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> u8 {
 /// Runs one parsed command line and returns the process exit code. Errors
 /// are printed here (RPC statuses are printed by the call, with details).
 pub fn dispatch(cli: Cli) -> u8 {
+    color::set_stderr(settings::color(cli.color()).enabled(std::io::stderr().is_terminal()));
     let result = cli.into_verb().and_then(|verb| {
         let timeout = verb.timeout();
         match verb {
@@ -133,17 +135,18 @@ fn timed_out(limit: Duration) -> Error {
 fn report(err: &Error) {
     let stderr = std::io::stderr();
     let mut stderr = stderr.lock();
+    let error = color::stderr_paint(color::ERROR, "error:");
     match err {
         Error::OutputClosed | Error::Reported(_) => {}
         // A status may carry a server's words: one line, controls escaped.
         Error::Status(status) => {
-            let _ = writeln!(stderr, "error: {}", status::printable(&status.to_string()));
+            let _ = writeln!(stderr, "{error} {}", status::printable(&status.to_string()));
         }
         // rpcurl's own messages may run over lines; other controls (from a
         // file's content, say) are escaped.
         Error::Usage(message) | Error::Local(message) => {
             let lines: Vec<_> = message.split('\n').map(status::printable).collect();
-            let _ = writeln!(stderr, "error: {}", lines.join("\n"));
+            let _ = writeln!(stderr, "{error} {}", lines.join("\n"));
         }
     }
 }
@@ -240,8 +243,13 @@ async fn data_source(data: Option<&str>, session: &mut Session) -> Result<DataSo
     })
 }
 
-/// A printer for commands that print names and JSON values.
-fn value_printer(output: &crate::cli::OutputArgs) -> Result<Printer> {
-    let options = settings::value_print_options(output);
+/// A printer for commands that print JSON values (`json`: highlighted as
+/// --color says), or names and text.
+fn value_printer(
+    output: &crate::cli::OutputArgs,
+    color: crate::cli::ColorArgs,
+    json: bool,
+) -> Result<Printer> {
+    let options = settings::value_print_options(output, color.when, json);
     Ok(options.printer(session::output(output.output.as_deref())?))
 }

@@ -45,7 +45,8 @@ pub async fn openapi(args: OpenapiArgs) -> Result<()> {
             text
         }
     };
-    let mut printer = super::value_printer(&args.output)?;
+    let json = args.format == OpenapiFormat::Json;
+    let mut printer = super::value_printer(&args.output, args.color, json)?;
     printer.raw(text.as_bytes())?;
     printer.flush()
 }

@@ -10,7 +10,7 @@ pub async fn template(args: TemplateArgs) -> Result<()> {
         .ok_or_else(|| Error::usage("template needs a MESSAGE or METHOD name"))?;
     let mut session = super::open_tool_session(&args.schema, &args.server, server).await?;
     let desc = session.schema.message_or_method(name).await?;
-    let mut printer = super::value_printer(&args.output)?;
+    let mut printer = super::value_printer(&args.output, args.color, true)?;
     printer.value(&crate::template::template(&desc, args.all_oneofs))?;
     printer.flush()
 }

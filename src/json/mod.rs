@@ -15,9 +15,10 @@
 //! One file per job: [`read`](read_values) JSON text, [`to_message`],
 //! `Any` handling (any.rs), printing ([`serialize`], [`to_value`],
 //! [`write_json`]; map_order.rs sorts map entries), and the well-known types
-//! ([`is_well_known`]).
+//! ([`is_well_known`]); and [`Highlight`], the writer that colours JSON text.
 
 mod any;
+mod highlight;
 mod map_order;
 mod print;
 mod read;
@@ -28,6 +29,7 @@ mod wkt;
 mod test_support;
 
 pub use any::{AnyCache, check_any_depth, unknown_any_types};
+pub use highlight::Highlight;
 pub use print::{Formatter, any_to_value, serialize, to_value, write_json};
 pub use read::{parse_value, read_values};
 pub use to_message::{UNKNOWN_FIELD_HINT, to_message};

@@ -273,6 +273,7 @@ impl Handler {
                 max_send: self.options.max_send,
                 trace: session.trace.clone(),
             },
+            progress: false,
         };
         let print = PrintOptions::captured_json();
         let limit = if kind.receives_many() {

@@ -250,6 +250,7 @@ async fn prepare(state: &Arc<State>, body: Value) -> Result<Answer> {
                 max_send: None,
                 trace: session.trace.clone(),
             },
+            progress: false,
         };
         (channel, options)
     };

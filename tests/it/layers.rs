@@ -13,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "L0 foundation",
         &[
-            "error", "status", "target", "headers", "auth", "trace", "units",
+            "error", "status", "target", "headers", "auth", "trace", "units", "color", "progress",
         ],
     ),
     ("L1 transport", &["transport", "listen"]),

@@ -15,6 +15,7 @@ mod cli_schema;
 mod cli_scope;
 mod cli_tools;
 mod cli_transport;
+mod color;
 mod completion;
 mod descriptors;
 mod editions;

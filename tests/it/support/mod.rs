@@ -95,6 +95,9 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         "NO_PROXY",
         "no_proxy",
         "SSLKEYLOGFILE",
+        // Colour is decided by these before the terminal (tests/it/color.rs).
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
     ] {
         command.env_remove(name);
     }
