@@ -27,5 +27,6 @@ mod lookup;
 mod mcp;
 mod protocols;
 mod rest;
+mod schema_cache;
 mod serve;
 mod ui;
