@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -35,13 +35,19 @@ impl Shell {
                 "fish",
                 "--no-config",
                 "-C",
-                r#"set -g fish_greeting ""; function fish_prompt; echo -n "$ "; end"#,
+                r#"set -g fish_greeting ""; function fish_prompt; echo -n '$ '; end"#,
             ],
         )
     }
 
     fn start(name: &str, argv: &[&str]) -> Shell {
-        let socket = format!("rpcurl-test-{name}-{}", std::process::id());
+        // One tmux server per shell: tests run in parallel.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "rpcurl-test-{name}-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::SeqCst)
+        );
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_rpcurl"))
             .parent()
             .expect("binary folder")
