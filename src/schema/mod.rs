@@ -76,7 +76,7 @@ impl Schema {
     pub async fn method(&mut self, name: &MethodName) -> Result<Resolved> {
         // A cached schema without the method may be an old one.
         if let Some(reflection) = self.reflection.as_mut()
-            && reflection.from_cache()
+            && reflection.is_cached()
             && find_method(reflection.pool(), name)?.is_none()
         {
             reflection.refresh();
@@ -323,7 +323,7 @@ impl Schema {
         };
         if let Some(reflection) = self.reflection.as_mut() {
             // As for methods: a cached schema without the name may be old.
-            if reflection.from_cache() && found(reflection.pool()).is_none() {
+            if reflection.is_cached() && found(reflection.pool()).is_none() {
                 reflection.refresh();
             }
             if name.trim().ends_with(".proto")

@@ -147,7 +147,7 @@ impl Reflection {
     }
 
     /// Whether the pool came from the cache and may be out of date.
-    pub fn from_cache(&self) -> bool {
+    pub fn is_cached(&self) -> bool {
         self.from_cache
     }
 
