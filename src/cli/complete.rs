@@ -191,7 +191,7 @@ fn schema_args() -> SchemaArgs {
 
 /// How long completion waits for a server's reflection before it gives up
 /// (no candidates): a Tab must never hang the shell.
-const REFLECTION_LIMIT: Duration = Duration::from_millis(1500);
+const REFLECTION_LIMIT: Duration = Duration::from_secs(2);
 
 /// What a completer wants from the schema.
 #[derive(Clone, Copy)]
