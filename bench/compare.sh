@@ -2,7 +2,7 @@
 # Compare rpcurl with `buf curl` and `grpcurl` on the same calls, in the same
 # run, against `rpcurl serve` on loopback.
 #
-#   bench/compare.sh                       # start-up (S) and cases P1 to P8
+#   bench/compare.sh                       # start-up (S) and cases P1 to P8 (and P2C, P7C)
 #   CASES="P1 P3" bench/compare.sh         # some of them
 #   RUNS=100 STREAM_RUNS=20 bench/compare.sh
 #   RPCURL=/path/to/rpcurl bench/compare.sh   # another build, not this checkout's
@@ -21,7 +21,7 @@ RUNS=${RUNS:-50}                 # unary cases
 STREAM_RUNS=${STREAM_RUNS:-10}   # P3, P4
 LONG_RUNS=${LONG_RUNS:-3}        # P5
 WARMUP=${WARMUP:-3}
-CASES=${CASES:-"S P1 P2 P6 P7 P8 P3 P4 P5"}
+CASES=${CASES:-"S P1 P2 P2C P6 P7 P7C P8 P3 P4 P5"}
 
 cd "$(dirname "$0")/.."
 CACHE=bench/.cache
@@ -236,6 +236,25 @@ case_P7() {
     CMD_rpcurl=("$RPCURL" -d '{"name":"hi"}' "$url")
     CMD_buf=("$BUF" curl "${BUF_FLAGS[@]}" -d '{"name":"hi"}' "$url")
     CMD_grpcurl=("$GRPCURL" -plaintext -d '{"name":"hi"}' "$ADDR" "$LARGE_SVC/EchoItem")
+}
+
+# P2C and P7C: P2 and P7 with rpcurl's --schema-cache (its cache in
+# bench/.cache/xdg, emptied first; the first, unmeasured run of the case
+# fills it). The peers have no such cache and reflect as in P2 and P7; the
+# report also gives rpcurl's time in P2C / P2 and P7C / P7.
+export XDG_CACHE_HOME=$PWD/$CACHE/xdg
+rm -rf "$XDG_CACHE_HOME/rpcurl"
+
+case_P2C() {
+    case_P2
+    TITLE="P2C unary Echo, schema by server reflection, rpcurl with --schema-cache"
+    CMD_rpcurl=("$RPCURL" --schema-cache -d '{"fString":"hi"}' "$URL/Echo")
+}
+
+case_P7C() {
+    case_P7
+    TITLE="P7C unary EchoItem, the large schema by reflection, rpcurl with --schema-cache"
+    CMD_rpcurl=("$RPCURL" --schema-cache -d '{"name":"hi"}' "http://$ADDR/$LARGE_SVC/EchoItem")
 }
 
 # grpcurl lists services (`list`) or one service's methods, so the three
@@ -462,6 +481,25 @@ if os.path.exists(startup):
             ratio = r["median"] * 1000 / base
             met = "met" if ratio <= 1.5 else "NOT met"
             print(f"| {read(case + '.title')} | {r['median'] * 1000:.2f} ms | {ratio:.2f} ({met}) |")
+
+cached = [(c, c[:-1]) for c in cases if c.endswith("C") and c[:-1] in cases]
+cached = [(c, p) for c, p in cached
+          if all(os.path.exists(os.path.join(results, f"{x}.json")) for x in (c, p))]
+if cached:
+    print()
+    print("What --schema-cache saves: rpcurl's mean with the cache / without it (the reflection "
+          "case), in this run.")
+    print()
+    print("| case | rpcurl, reflection | rpcurl, cached | saved per call | cached / reflection |")
+    print("|---|---|---|---|---|")
+    for c, p in cached:
+        def rp(case):
+            r = {x["command"]: x for x in json.load(open(os.path.join(results, f"{case}.json")))["results"]}["rpcurl"]
+            return r["mean"] * 1000, r["stddev"] * 1000
+        (a, sa), (b, sb) = rp(c), rp(p)
+        r, e = ratio(a, sa, b, sb)
+        print(f"| {read(c + '.title')} | {b:.2f} ± {sb:.2f} ms | {a:.2f} ± {sa:.2f} ms "
+              f"| {b - a:.2f} ms | {r:.2f} ± {e:.2f} |")
 
 if rss_rows:
     print()

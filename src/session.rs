@@ -11,6 +11,7 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::headers::{self, HeaderArg};
 use crate::protocol::Wire;
+use crate::schema::cache::{Cache, CacheOptions};
 use crate::schema::{Schema, files, reflection::Reflection, reflection::Version};
 use crate::target::Server;
 use crate::trace::Trace;
@@ -39,6 +40,8 @@ pub struct ReflectionOptions {
     /// Header arguments sent on reflection calls only (as -H takes them).
     pub headers: Vec<String>,
     pub version: Option<Version>,
+    /// --schema-cache: keep the fetched files on disk and reuse them.
+    pub cache: Option<CacheOptions>,
 }
 
 /// Header arguments as given: literals, @FILE or @-.
@@ -159,13 +162,20 @@ impl Session {
                 let mut headers = HeaderMap::new();
                 extend_filtered(&mut headers, &call_headers);
                 extend_filtered(&mut headers, &reflect_headers);
-                Some(Reflection::new(
-                    channel,
-                    headers,
-                    reflection.version,
-                    &wire,
-                    comments,
-                ))
+                let cache = match (&reflection.cache, &lazy.server) {
+                    (Some(options), Some(server)) => Some(cache_for(
+                        options,
+                        server,
+                        lazy.options.authority.as_deref(),
+                        &headers,
+                    )?),
+                    _ => None,
+                };
+                let opened = Reflection::new(channel, headers, reflection.version, &wire, comments);
+                Some(match cache {
+                    Some(cache) => opened.with_cache(cache),
+                    None => opened,
+                })
             }
             _ => None,
         };
@@ -214,6 +224,34 @@ pub fn output(path: Option<&str>) -> Result<Box<dyn std::io::Write + Send>> {
         ),
         _ => Box::new(std::io::stdout()),
     })
+}
+
+/// The cache entry of a server: keyed by where it is and by everything
+/// sent that may change what its reflection answers (the :authority and
+/// the headers, which are hashed, never stored).
+fn cache_for(
+    options: &CacheOptions,
+    server: &Server,
+    authority: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Cache> {
+    let target = match &server.unix {
+        Some(path) => format!("unix:{}", path.display()),
+        None => format!(
+            "{}://{}{}",
+            server.scheme(),
+            server.authority(),
+            server.base_path
+        ),
+    };
+    let mut key: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    if let Some(authority) = authority {
+        key.push((":authority", authority.as_bytes()));
+    }
+    Cache::new(options, &target, &key)
 }
 
 /// Basic credentials from -u or netrc, unless -H gave an Authorization.

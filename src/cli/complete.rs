@@ -3,20 +3,23 @@
 //! `RPCURL_COMPLETE=SHELL` set and the words of the command line; clap's
 //! dynamic engine completes flags, values and files, and the completers
 //! here add the API's own names, read from the `--schema` files given on
-//! the same command line.
+//! the same command line or, without any, from the reflection of the server
+//! the line names (briefly: see [`REFLECTION_LIMIT`]).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use clap::CommandFactory;
+use clap::{CommandFactory, Parser};
 use clap_complete::engine::{CompletionCandidate, PathCompleter, ValueCompleter};
 use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Shells, Zsh};
 
-use super::{Cli, SchemaArgs, settings};
+use super::{Cli, Command, SchemaArgs, settings};
 use crate::error::{Error, Result};
 use crate::schema::lookup;
 use crate::session::Session;
+use crate::target::Server;
 
 /// The variable the registration scripts set when they call the binary.
 const VAR: &str = "RPCURL_COMPLETE";
@@ -186,33 +189,105 @@ fn schema_args() -> SchemaArgs {
     schema
 }
 
-/// Method names (`pkg.Svc/Method`) and symbols of the --schema files, or
-/// nothing when there are none or they do not load.
-fn names() -> (Vec<String>, Vec<String>) {
+/// How long completion waits for a server's reflection before it gives up
+/// (no candidates): a Tab must never hang the shell.
+const REFLECTION_LIMIT: Duration = Duration::from_secs(2);
+
+/// What a completer wants from the schema.
+#[derive(Clone, Copy)]
+enum Want {
+    /// `pkg.Svc/Method`
+    Methods,
+    /// every symbol's full name
+    Symbols,
+}
+
+/// Names from the --schema files on the command line, else from the
+/// reflection of the server it names (within [`REFLECTION_LIMIT`], through
+/// the cache when --schema-cache is on the line); nothing when neither
+/// gives any.
+fn names(current: &str, want: Want) -> Vec<String> {
     let schema = schema_args();
-    if schema.schema.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    let options = settings::session_options(&schema, None, None, false);
+    let (options, server) = if schema.schema.is_empty() {
+        let Some((schema, server_args, server)) = server_on_line(current) else {
+            return Vec::new();
+        };
+        if settings::check_tls(&server_args.tls, &server).is_err() {
+            return Vec::new();
+        }
+        (
+            settings::session_options(&schema, Some(&server_args), None, false),
+            Some(server),
+        )
+    } else {
+        (settings::session_options(&schema, None, None, false), None)
+    };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     else {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     };
-    runtime.block_on(async {
-        let Ok(mut session) = Session::open(options, None, false).await else {
-            return (Vec::new(), Vec::new());
+    let names = runtime.block_on(async {
+        let work = async {
+            let mut session = Session::open(options, server, false).await.ok()?;
+            match want {
+                Want::Methods => session.schema.methods().await.ok(),
+                Want::Symbols => session
+                    .schema
+                    .full_pool()
+                    .await
+                    .ok()
+                    .map(|pool| lookup::candidates(&pool)),
+            }
         };
-        let methods = session.schema.methods().await.unwrap_or_default();
-        let symbols = session
-            .schema
-            .full_pool()
+        tokio::time::timeout(REFLECTION_LIMIT, work)
             .await
-            .map(|pool| lookup::candidates(&pool))
-            .unwrap_or_default();
-        (methods, symbols)
-    })
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    });
+    // Neither a connection nor a name lookup still running is waited for.
+    runtime.shutdown_background();
+    names
+}
+
+/// The server named on the command line before `current` (or by `current`
+/// itself, a URL up to its path), with the flags that say how to reach it.
+fn server_on_line(current: &str) -> Option<(SchemaArgs, super::ServerArgs, Server)> {
+    let words = WORDS.get()?;
+    let at = words.iter().rposition(|w| w == current)?;
+    let mut line: Vec<String> = words[..at].to_vec();
+    if let Some((scheme, rest)) = current.split_once("://")
+        && let Some(slash) = rest.find('/')
+    {
+        line.push(format!("{scheme}://{}", &rest[..slash]));
+    }
+    let cli = Cli::try_parse_from(&line).ok()?;
+    let (target, schema, server_args) = match cli.command {
+        None => (
+            cli.call.args.first()?.clone(),
+            cli.call.schema,
+            cli.call.server,
+        ),
+        Some(Command::Describe(a)) => (a.args.first()?.clone(), a.schema, a.server),
+        Some(Command::Template(a)) => (a.args.first()?.clone(), a.schema, a.server),
+        Some(Command::Jsonschema(a)) => (a.args.first()?.clone(), a.schema, a.server),
+        Some(_) => return None,
+    };
+    if !server_args.uses_reflection(&schema) {
+        return None;
+    }
+    let mut server = crate::target::parse(
+        std::slice::from_ref(&target),
+        server_args.connection.plaintext,
+    )
+    .ok()?
+    .server?;
+    if let Some(path) = &server_args.connection.unix_socket {
+        server.unix = Some(path.into());
+    }
+    Some((schema, server_args, server))
 }
 
 fn matching(current: &OsStr, prefix: &str, names: &[String]) -> Vec<CompletionCandidate> {
@@ -239,12 +314,12 @@ impl ValueCompleter for CallTarget {
                 return Vec::new();
             };
             let prefix = format!("{scheme}://{}", &rest[..=slash]);
-            return matching(current, &prefix, &names().0);
+            return matching(current, &prefix, &names(&text, Want::Methods));
         }
         if !after_address(&text) {
             return Vec::new();
         }
-        matching(current, "", &names().0)
+        matching(current, "", &names(&text, Want::Methods))
     }
 }
 
@@ -271,7 +346,11 @@ pub struct Symbol;
 
 impl ValueCompleter for Symbol {
     fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {
-        matching(current, "", &names().1)
+        matching(
+            current,
+            "",
+            &names(&current.to_string_lossy(), Want::Symbols),
+        )
     }
 }
 

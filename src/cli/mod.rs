@@ -140,6 +140,17 @@ pub struct ReflectArgs {
     /// grpc-v1alpha if the server does not implement v1.
     #[arg(long, value_enum, value_name = "PROTOCOL", help_heading = "Schema")]
     pub reflect_protocol: Option<ReflectProtocol>,
+
+    /// Keep the schema fetched by reflection on disk ($XDG_CACHE_HOME/rpcurl,
+    /// by default ~/.cache/rpcurl) and reuse it for --schema-cache-ttl; a
+    /// name the cached schema lacks fetches it again. See `rpcurl cache`.
+    #[arg(long, help_heading = "Schema")]
+    pub schema_cache: bool,
+
+    /// How long a cached schema is reused (default 10m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+          requires = "schema_cache", help_heading = "Schema")]
+    pub schema_cache_ttl: Option<Duration>,
 }
 
 /// Listings instead of a call (the call form only).
@@ -568,6 +579,21 @@ pub enum Command {
     /// `Name: ***` unless they only name environment variables (${VAR}).
     /// See docs/profiles.md.
     Profiles,
+    /// List or clear the schemas kept by --schema-cache
+    ///
+    /// The cache lives in $XDG_CACHE_HOME/rpcurl (by default
+    /// ~/.cache/rpcurl). See docs/cache.md.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Print each cached schema: target, age, size on disk, file count, and
+    /// whether reflection headers were part of its key
+    List,
+    /// Remove every cached schema
+    Clear,
 }
 
 #[derive(Args, Debug)]
@@ -1119,6 +1145,7 @@ const COMMANDS: &[&str] = &[
     "completions",
     "man",
     "profiles",
+    "cache",
 ];
 
 fn grpcurl_verb(call: CallArgs) -> Result<Verb> {
@@ -1235,7 +1262,11 @@ impl Verb {
             Verb::Command(Command::Encode(a)) => a.schema.check(),
             Verb::Command(Command::Decode(a)) => a.schema.check(),
             Verb::Command(
-                Command::Demo | Command::Completions(_) | Command::Man(_) | Command::Profiles,
+                Command::Demo
+                | Command::Completions(_)
+                | Command::Man(_)
+                | Command::Profiles
+                | Command::Cache(_),
             ) => Ok(()),
         }
     }
@@ -1265,7 +1296,8 @@ impl Verb {
                 | Command::Bench(_)
                 | Command::Completions(_)
                 | Command::Man(_)
-                | Command::Profiles,
+                | Command::Profiles
+                | Command::Cache(_),
             ) => {
                 return None;
             }

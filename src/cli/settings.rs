@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::formats;
 use crate::headers::HeaderArg;
 use crate::protocol::{self, Codec, Wire};
+use crate::schema::cache::{self, CacheOptions};
 use crate::schema::reflection::Version;
 use crate::serve::ServeOptions;
 use crate::session::{Credentials, HeaderOptions, ReflectionOptions, Session, SessionOptions};
@@ -53,6 +54,10 @@ pub fn session_options(
             s.uses_reflection(schema).then(|| ReflectionOptions {
                 headers: s.reflect.reflect_header.clone(),
                 version: s.reflect.reflect_protocol.map(reflect_version),
+                cache: s.reflect.schema_cache.then(|| CacheOptions {
+                    dir: cache::default_dir(),
+                    ttl: s.reflect.schema_cache_ttl.unwrap_or(cache::DEFAULT_TTL),
+                }),
             }),
             header_options(&s.headers),
             dial_options(s, trace.clone()),

@@ -3,6 +3,7 @@
 //! verb, report its error and return the exit code.
 
 mod bench;
+mod cache;
 mod call;
 mod codec;
 mod completions;
@@ -88,6 +89,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             Verb::Command(Command::Completions(args)) => completions::completions(args),
             Verb::Command(Command::Man(args)) => man::man(args),
             Verb::Command(Command::Profiles) => profiles::profiles(),
+            Verb::Command(Command::Cache(command)) => cache::cache(command),
         }
     });
     match result {

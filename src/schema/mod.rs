@@ -6,6 +6,7 @@
 //! of the pool it came from; when a type is missing from one pool but known
 //! to the other, its file is copied across.
 
+pub mod cache;
 pub mod editions;
 pub mod facts;
 pub mod files;
@@ -73,6 +74,13 @@ impl Schema {
 
     /// Finds a method, reflection first, then the files.
     pub async fn method(&mut self, name: &MethodName) -> Result<Resolved> {
+        // A cached schema without the method may be an old one.
+        if let Some(reflection) = self.reflection.as_mut()
+            && reflection.is_cached()
+            && find_method(reflection.pool(), name)?.is_none()
+        {
+            reflection.refresh();
+        }
         if let Some(reflection) = self.reflection.as_mut()
             && reflection.ensure_symbol(&name.service).await?
             && let Some(found) = find_method(reflection.pool(), name)?
@@ -314,6 +322,10 @@ impl Schema {
             })
         };
         if let Some(reflection) = self.reflection.as_mut() {
+            // As for methods: a cached schema without the name may be old.
+            if reflection.is_cached() && found(reflection.pool()).is_none() {
+                reflection.refresh();
+            }
             if name.trim().ends_with(".proto")
                 && reflection.ensure_file(name.trim()).await?
                 && let Some(hit) = found(reflection.pool())

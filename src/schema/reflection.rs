@@ -5,8 +5,14 @@
 //! name, and types met later in `Any` values and error details) over one
 //! reflection stream that stays open for the whole run. The two versions
 //! share one wire format, so one set of message types serves both.
+//!
+//! With a [`Cache`], the files of a fresh entry fill the pool before
+//! anything is asked; what is fetched later is added to the entry. A pool
+//! from the cache may be out of date: [`Reflection::refresh`] drops it
+//! (once), and the lookups of `Schema` call it when the pool lacks a name.
 
 use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
 
 use http::HeaderMap;
 use prost::Message as _;
@@ -16,6 +22,7 @@ use tonic_reflection::pb::v1::{
     server_reflection_response::MessageResponse,
 };
 
+use super::cache::{Cache, Entry};
 use super::pool::{self, RawFile};
 use crate::error::{Error, Result};
 use crate::protocol::{Protocol, Reader, Streaming, Wire};
@@ -52,6 +59,11 @@ pub struct Reflection {
     not_found: HashSet<String>,
     /// Whether files keep their source info (see `Files::drop_comments`).
     comments: bool,
+    /// --schema-cache: where the files go, what they are, and whether the
+    /// pool came from it (and has not been refreshed since).
+    cache: Option<Cache>,
+    entry: Option<Entry>,
+    from_cache: bool,
 }
 
 struct Stream {
@@ -94,7 +106,77 @@ impl Reflection {
             pool: DescriptorPool::new(),
             not_found: HashSet::new(),
             comments,
+            cache: None,
+            entry: None,
+            from_cache: false,
         }
+    }
+
+    /// Keeps what reflection fetches in `cache`, and starts from its entry
+    /// when there is a fresh one whose files build.
+    pub fn with_cache(mut self, cache: Cache) -> Reflection {
+        if let Some(entry) = cache.load() {
+            let files: Option<Vec<RawFile>> = entry
+                .files
+                .iter()
+                .map(|bytes| {
+                    let bytes = if self.comments {
+                        bytes.clone()
+                    } else {
+                        pool::without_source_info(bytes)
+                    };
+                    RawFile::decode(bytes).ok()
+                })
+                .collect();
+            let mut pool = DescriptorPool::new();
+            // Files that no longer build (an entry of another rpcurl's
+            // making, say) are fetched again.
+            if let Some(files) = files
+                && pool::add_raw_files(&mut pool, files, "the schema cache", &|dep, importer| {
+                    format!("'{importer}' imports '{dep}', which the cache lacks")
+                })
+                .is_ok()
+            {
+                self.pool = pool;
+                self.entry = Some(entry);
+                self.from_cache = true;
+            }
+        }
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Whether the pool came from the cache and may be out of date.
+    pub fn is_cached(&self) -> bool {
+        self.from_cache
+    }
+
+    /// Drops what came from the cache, so what follows is fetched from the
+    /// server (and written back). False when nothing came from the cache:
+    /// then the pool is the server's already.
+    pub fn refresh(&mut self) -> bool {
+        if !self.from_cache {
+            return false;
+        }
+        self.from_cache = false;
+        self.pool = DescriptorPool::new();
+        self.not_found.clear();
+        self.entry = None;
+        true
+    }
+
+    /// Adds to the cache entry (started now if there is none) and writes
+    /// it. A cache that cannot be written only costs the next run a fetch,
+    /// so failures are not errors.
+    fn remember(&mut self, update: impl FnOnce(&mut Entry)) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        let entry = self
+            .entry
+            .get_or_insert_with(|| cache.entry(SystemTime::now()));
+        update(entry);
+        let _ = cache.store(entry);
     }
 
     pub fn pool(&self) -> &DescriptorPool {
@@ -106,12 +188,23 @@ impl Reflection {
     }
 
     pub async fn list_services(&mut self) -> Result<Vec<String>> {
+        if self.from_cache
+            && let Some(entry) = &self.entry
+            && entry.services_listed
+        {
+            return Ok(entry.services.clone());
+        }
         match self
             .ask(MessageRequest::ListServices(String::new()))
             .await?
         {
             MessageResponse::ListServicesResponse(list) => {
-                Ok(list.service.into_iter().map(|s| s.name).collect())
+                let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+                self.remember(|entry| {
+                    entry.services = names.clone();
+                    entry.services_listed = true;
+                });
+                Ok(names)
             }
             MessageResponse::ErrorResponse(e) => {
                 Err(reflection_error(e.error_code, &e.error_message))
@@ -196,14 +289,16 @@ impl Reflection {
     /// the same whatever the server has.
     async fn add(&mut self, encoded: Vec<Vec<u8>>) -> Result<()> {
         let mut pending: HashMap<String, RawFile> = HashMap::new();
+        // As the server sent them (with source info), for the cache.
+        let mut originals: HashMap<String, Vec<u8>> = HashMap::new();
         let mut order = Vec::new();
         let mut queue = encoded;
         loop {
-            for bytes in queue.drain(..) {
+            for original in queue.drain(..) {
                 let bytes = if self.comments {
-                    bytes
+                    original.clone()
                 } else {
-                    pool::without_source_info(&bytes)
+                    pool::without_source_info(&original)
                 };
                 let file = RawFile::decode(bytes).map_err(|e| {
                     Error::local(format!(
@@ -216,6 +311,9 @@ impl Reflection {
                     && !pool::is_builtin(&name)
                 {
                     order.push(name.clone());
+                    if self.cache.is_some() {
+                        originals.insert(name.clone(), original);
+                    }
                     pending.insert(name, file);
                 }
             }
@@ -255,10 +353,7 @@ impl Reflection {
                 break;
             }
         }
-        let files: Vec<RawFile> = order
-            .into_iter()
-            .filter_map(|n| pending.remove(&n))
-            .collect();
+        let files: Vec<RawFile> = order.iter().filter_map(|n| pending.remove(n)).collect();
         pool::add_raw_files(
             &mut self.pool,
             files,
@@ -268,7 +363,15 @@ impl Reflection {
                     "server reflection: '{importer}' imports '{dep}', which the server did not provide"
                 )
             },
-        )
+        )?;
+        if self.cache.is_some() {
+            self.remember(|entry| {
+                entry
+                    .files
+                    .extend(order.iter().filter_map(|n| originals.remove(n)));
+            });
+        }
+        Ok(())
     }
 
     /// Sends one request on the shared stream and waits for its answer,

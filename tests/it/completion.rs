@@ -3,19 +3,51 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// A bash started with no rc files under its own tmux server, with the
-/// binary's folder first on PATH.
+/// A shell started with no rc files under its own tmux server, with the
+/// binary's folder first on PATH and `$ ` as its prompt.
 struct Shell {
     socket: String,
 }
 
 impl Shell {
     fn bash() -> Shell {
-        let socket = format!("rpcurl-test-{}", std::process::id());
+        Shell::start("bash", &["bash", "--norc", "--noprofile"])
+    }
+
+    /// zsh without rc files; the completion system is loaded by hand, as a
+    /// user's .zshrc would (without a dump file in the home folder).
+    fn zsh() -> Shell {
+        let shell = Shell::start("zsh", &["zsh", "-f"]);
+        shell.wait_for_prompt();
+        shell.keys(&["autoload -U compinit && compinit -u -D && clear", "Enter"]);
+        shell
+    }
+
+    fn fish() -> Shell {
+        Shell::start(
+            "fish",
+            &[
+                "fish",
+                "--no-config",
+                "-C",
+                r#"set -g fish_greeting ""; function fish_prompt; echo -n '$ '; end"#,
+            ],
+        )
+    }
+
+    fn start(name: &str, argv: &[&str]) -> Shell {
+        // One tmux server per shell: tests run in parallel.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "rpcurl-test-{name}-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::SeqCst)
+        );
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_rpcurl"))
             .parent()
             .expect("binary folder")
@@ -24,18 +56,18 @@ impl Shell {
         let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
         let status = Command::new("tmux")
             .args(["-L", &socket, "new-session", "-d", "-x", "200", "-y", "50"])
-            .args([
-                "env",
-                &format!("PATH={path}"),
-                "PS1=$ ",
-                "bash",
-                "--norc",
-                "--noprofile",
-            ])
+            .args(["env", &format!("PATH={path}"), "PS1=$ "])
+            .args(argv)
             .status()
             .expect("tmux runs (CI installs it)");
         assert!(status.success());
         Shell { socket }
+    }
+
+    /// Loads rpcurl's completion script the way docs/flags.md says.
+    fn source(&self, line: &str) {
+        self.wait_for_prompt();
+        self.keys(&[&format!("clear; {line}"), "Enter"]);
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -78,6 +110,30 @@ impl Shell {
         });
     }
 
+    /// As [`Shell::complete`], pressing Tab again (up to three times) when
+    /// no answer came: reflection gives up after its time limit, which a
+    /// machine busy with the whole suite can reach.
+    fn complete_patiently(&self, line: &str, wanted: &str) {
+        self.wait_for_prompt();
+        self.keys(&["-l", line]);
+        for attempt in 1..=3 {
+            self.keys(&["Tab"]);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(6) {
+                if self.screen().contains(wanted) {
+                    self.keys(&["C-u"]);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(
+                attempt < 3,
+                "expected {wanted:?} on the screen:\n{}",
+                self.screen()
+            );
+        }
+    }
+
     /// Types `line` at an empty prompt, presses Tab, and waits for `wanted`
     /// on the screen.
     fn complete(&self, line: &str, wanted: &str) {
@@ -101,8 +157,7 @@ impl Drop for Shell {
 #[test]
 fn bash_completes_methods_symbols_flags_and_files() {
     let shell = Shell::bash();
-    shell.wait_for_prompt();
-    shell.keys(&["clear; source <(rpcurl completions bash)", "Enter"]);
+    shell.source("source <(rpcurl completions bash)");
     let schema = test_schema();
     // The URL form: bash splits at ':', the answer keeps the URL.
     shell.complete(
@@ -127,6 +182,98 @@ fn bash_completes_methods_symbols_flags_and_files() {
         &format!("rpcurl --schema {dir}test.bin"),
         &format!("--schema {dir}test.binpb"),
     );
+}
+
+/// What zsh and fish are tested with: flags, and method names from a
+/// schema in both forms of the call.
+fn flags_and_schema_methods(shell: &Shell) {
+    let schema = test_schema();
+    shell.complete(
+        &format!("rpcurl --schema {schema} https://api.example.com/rpcurl.test.v1.TestService/Ec"),
+        "https://api.example.com/rpcurl.test.v1.TestService/Echo",
+    );
+    shell.complete(
+        &format!("rpcurl --schema {schema} localhost:8080 rpcurl.test.v1.TestService/Cou"),
+        "localhost:8080 rpcurl.test.v1.TestService/Count",
+    );
+    shell.complete("rpcurl --list-meth", "rpcurl --list-methods");
+    shell.complete(
+        &format!("rpcurl describe --schema {schema} rpcurl.test.v1.WrapReq"),
+        "rpcurl.test.v1.WrapRequest",
+    );
+}
+
+#[test]
+fn zsh_completes_flags_and_methods() {
+    let shell = Shell::zsh();
+    shell.source("source <(rpcurl completions zsh)");
+    flags_and_schema_methods(&shell);
+}
+
+#[test]
+fn fish_completes_flags_and_methods() {
+    let shell = Shell::fish();
+    shell.source("rpcurl completions fish | source");
+    flags_and_schema_methods(&shell);
+}
+
+/// Without --schema, the methods come from the server's reflection; with
+/// --schema-cache on the line, the second Tab asks the server nothing.
+#[test]
+fn bash_completes_methods_from_reflection() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let home = std::env::temp_dir().join(format!("rpcurl-complete-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let shell = Shell::bash();
+    shell.source(&format!(
+        "export XDG_CACHE_HOME={}; source <(rpcurl completions bash)",
+        home.display()
+    ));
+    let url = server.url();
+    shell.complete_patiently(
+        &format!("rpcurl {url}/rpcurl.test.v1.TestService/Ec"),
+        &format!("{url}/rpcurl.test.v1.TestService/Echo"),
+    );
+    let addr = server.addr.to_string();
+    shell.complete_patiently(
+        &format!("rpcurl --plaintext {addr} rpcurl.test.v1.TestService/Cou"),
+        &format!("{addr} rpcurl.test.v1.TestService/Count"),
+    );
+    let line = format!("rpcurl --schema-cache {url}/rpcurl.test.v1.TestService/Ec");
+    let wanted = format!("{url}/rpcurl.test.v1.TestService/Echo");
+    shell.complete_patiently(&line, &wanted);
+    let after_first = server.reflection_streams.load(Ordering::SeqCst);
+    shell.complete_patiently(&line, &wanted);
+    assert_eq!(
+        server.reflection_streams.load(Ordering::SeqCst),
+        after_first,
+        "the second Tab reflected"
+    );
+    drop(shell);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// A server that accepts connections and never answers: completion gives
+/// up on it and offers nothing, instead of hanging the shell.
+#[test]
+fn completion_gives_up_on_a_silent_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // Accept (and hold) the one connection completion makes.
+        if let Ok((stream, _)) = listener.accept() {
+            held.push(stream);
+            std::thread::sleep(Duration::from_secs(10));
+        }
+    });
+    let typed = format!("http://{addr}/rpcurl.test.v1.TestService/Ec");
+    let run = rpcurl_env(&["--", "rpcurl", &typed], &[("RPCURL_COMPLETE", "fish")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "", "candidates from a silent server");
+    // The limit is 2 s; this bound only tells a give-up from a hang.
+    assert!(run.elapsed < Duration::from_secs(8), "{:?}", run.elapsed);
+    drop(held);
 }
 
 /// `-d @FILE` through the completion protocol itself (bash does not hand a

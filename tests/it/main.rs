@@ -30,5 +30,6 @@ mod mcp;
 mod profiles;
 mod protocols;
 mod rest;
+mod schema_cache;
 mod serve;
 mod ui;
