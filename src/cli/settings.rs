@@ -15,8 +15,7 @@ use prost_reflect::{DeserializeOptions, SerializeOptions};
 use super::profile;
 use super::{
     BenchArgs, BenchFormat, CallArgs, Cli, CodecArg, ColorWhen, Compression, DescribeFormat,
-    Format,
-    HeaderArgs, HttpMethod, ListenLimitArgs, McpArgs, MessageArgs, OutputArgs, Protocol,
+    Format, HeaderArgs, HttpMethod, ListenLimitArgs, McpArgs, MessageArgs, OutputArgs, Protocol,
     ReflectProtocol, RequestArgs, SchemaArgs, ServeArgs, ServerArgs, StatusArgs, TlsArgs, UiArgs,
 };
 use crate::bench::{BenchOptions, Stop};
@@ -465,6 +464,8 @@ const PROFILE_KEYS: &[(&str, &str, Kind)] = &[
     ("connect_timeout", "connect_timeout", Kind::Value),
     ("emit_defaults", "emit_defaults", Kind::Switch),
     ("proto_names", "proto_names", Kind::Switch),
+    ("schema_cache", "schema_cache", Kind::Switch),
+    ("schema_cache_ttl", "schema_cache_ttl", Kind::Value),
 ];
 
 /// The base URL (or address) of a profile's server: it becomes the first

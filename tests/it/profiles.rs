@@ -477,3 +477,33 @@ fn rpcurl_stdin_env(args: &[&str], stdin: &[u8], config: &str) -> Run {
     command.args(args);
     run_command(command, Some(stdin))
 }
+
+#[test]
+fn a_profile_turns_the_schema_cache_on() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let (dir, path) = config(&format!(
+        "[profiles.cached]\nurl = \"{}\"\nschema_cache = true\nschema_cache_ttl = \"5m\"\n",
+        server.url()
+    ));
+    let cache_home = dir.join("cache");
+    let cache_home = cache_home.to_string_lossy().into_owned();
+    let env = [("XDG_CACHE_HOME", cache_home.as_str())];
+    let streams = || {
+        server
+            .reflection_streams
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let echo = "rpcurl.test.v1.TestService/Echo";
+    let data = r#"{"fString": "x"}"#;
+    let run = with_config(&path, &["--profile", "cached", "-d", data, echo], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = streams();
+    assert!(first > 0, "the first call used reflection");
+    // The second process reads the cache the profile turned on.
+    let run = with_config(&path, &["--profile", "cached", "-d", data, echo], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(streams(), first, "the second call reflected");
+    let list = with_config(&path, &["cache", "list"], &env);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    contains(&list.stdout, &server.addr.port().to_string());
+}
