@@ -1110,7 +1110,13 @@ impl Cli {
             Some(Command::Ui(a)) => &a.color,
             Some(Command::Encode(a)) => &a.color,
             Some(Command::Decode(a)) => &a.color,
-            Some(Command::Demo | Command::Completions(_) | Command::Man(_)) => {
+            Some(
+                Command::Demo
+                | Command::Completions(_)
+                | Command::Man(_)
+                | Command::Profiles
+                | Command::Cache(_),
+            ) => {
                 return ColorWhen::Auto;
             }
         };

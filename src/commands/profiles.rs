@@ -1,7 +1,7 @@
 //! `rpcurl profiles`: the config file's profiles, checked as a call checks
 //! them, printed with the secrets masked.
 
-use crate::cli::{OutputArgs, profile, settings};
+use crate::cli::{ColorArgs, OutputArgs, profile, settings};
 use crate::error::Result;
 
 pub fn profiles() -> Result<()> {
@@ -15,7 +15,7 @@ pub fn profiles() -> Result<()> {
     };
     let config = profile::parse(&path, &text)?;
     settings::check_profiles(&config)?;
-    let mut printer = super::value_printer(&OutputArgs::default())?;
+    let mut printer = super::value_printer(&OutputArgs::default(), ColorArgs::default(), false)?;
     for line in profile::listing(&config).lines() {
         printer.line(line)?;
     }
