@@ -195,15 +195,20 @@ impl Session {
         self.lazy.get().await
     }
 
-    /// A further connection to the same server, dialed as the first was
-    /// (bench spreads its calls over several).
-    pub async fn another_channel(&self) -> Result<Channel> {
+    /// A connection of its own for load (bench spreads its calls over
+    /// one or several), dialed as the first was but with HTTP/2 driven by
+    /// h2 directly (`DialOptions::direct`).
+    pub async fn load_channel(&self) -> Result<Channel> {
         let server = self
             .lazy
             .server
             .as_ref()
             .ok_or_else(|| Error::usage("no server URL given"))?;
-        transport::dial(server, &self.lazy.options).await
+        let options = DialOptions {
+            direct: true,
+            ..self.lazy.options.clone()
+        };
+        transport::dial(server, &options).await
     }
 
     /// The user's headers for a call, without those HTTP/2 forbids or that

@@ -122,6 +122,8 @@ fn dial_options(server: &ServerArgs, trace: Trace) -> DialOptions {
             }),
         http1_ok: c.protocol != Protocol::Grpc,
         http2_prior_knowledge: c.http2_prior_knowledge || c.protocol == Protocol::Grpc,
+        // Only bench's own connections (`Session::load_channel`).
+        direct: false,
         trace,
     }
 }

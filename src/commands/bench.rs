@@ -54,9 +54,9 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     let bodies = prepared
         .bodies(&method.input(), requests, &call_options.send)
         .await?;
-    let mut channels = vec![session.channel().await?];
-    for _ in 1..args.connections {
-        channels.push(session.another_channel().await?);
+    let mut channels = Vec::new();
+    for _ in 0..args.connections {
+        channels.push(session.load_channel().await?);
     }
     let format = settings::bench_format(args.format);
     if format == Format::Csv {

@@ -7,7 +7,6 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use super::frame::{self, Decoder};
 use super::{
@@ -15,7 +14,7 @@ use super::{
     grpc,
 };
 use crate::status::{Code, Status};
-use crate::transport::{CutWatch, ResponseFuture, hyper_error};
+use crate::transport::{CutWatch, ResponseBody, ResponseFuture, describe_error};
 
 /// A protocol with its settings for one run.
 #[derive(Clone, Debug)]
@@ -164,7 +163,7 @@ enum Style {
 
 enum State {
     Waiting(ResponseFuture),
-    Streaming(Incoming),
+    Streaming(ResponseBody),
     Done,
 }
 
@@ -281,7 +280,7 @@ impl Reader {
                             reset_code(&e),
                             format!(
                                 "the connection failed before the call finished: {}",
-                                hyper_error(&e)
+                                describe_error(&e)
                             ),
                         );
                         self.end = Some(status.clone());
@@ -308,8 +307,8 @@ impl Reader {
         &mut self,
         status: http::StatusCode,
         headers: HeaderMap,
-        body: Incoming,
-    ) -> Result<Option<Incoming>, Status> {
+        body: ResponseBody,
+    ) -> Result<Option<ResponseBody>, Status> {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -377,7 +376,7 @@ impl Reader {
         status: http::StatusCode,
         content_type: &str,
         gzip: bool,
-        body: Incoming,
+        body: ResponseBody,
     ) -> Status {
         if !content_type.starts_with("application/json") {
             return http_error(status, content_type, body, "Connect").await;
@@ -529,7 +528,7 @@ fn snippet(bytes: &[u8]) -> String {
 async fn http_error(
     status: http::StatusCode,
     content_type: &str,
-    body: Incoming,
+    body: ResponseBody,
     protocol: &str,
 ) -> Status {
     let code = Code::from_http(status.as_u16());
@@ -548,8 +547,8 @@ async fn http_error(
 
 /// A stream the server reset maps as gRPC's spec says (CANCEL → cancelled,
 /// REFUSED_STREAM → unavailable, …); a lost connection is unavailable.
-fn reset_code(err: &hyper::Error) -> Code {
-    let mut source: Option<&dyn std::error::Error> = Some(err);
+fn reset_code(err: &(dyn std::error::Error + 'static)) -> Code {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(s) = source {
         if let Some(h2) = s.downcast_ref::<h2::Error>()
             && h2.is_reset()

@@ -19,7 +19,7 @@ use crate::formats::{self, Format};
 use crate::json;
 use crate::status::{Code, Status};
 use crate::trace;
-use crate::transport::{Channel, RequestBody, hyper_error};
+use crate::transport::{Channel, RequestBody, describe_error};
 
 /// The binding `--http-binding N` picks (0: the rule itself).
 pub fn binding_for(method: &MethodDescriptor, index: usize) -> Result<Binding> {
@@ -147,10 +147,7 @@ pub async fn call(
                     ),
                 )
             } else {
-                let reason = match e.downcast_ref::<hyper::Error>() {
-                    Some(h) => hyper_error(h),
-                    None => e.to_string(),
-                };
+                let reason = describe_error(&*e);
                 Status::new(
                     Code::Unavailable,
                     format!("the connection failed before the answer ended: {reason}"),

@@ -3,6 +3,7 @@
 //! each failing with an error that says which step failed and why.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -45,6 +46,10 @@ pub struct DialOptions {
     pub http1_ok: bool,
     /// Plaintext connections speak HTTP/2 from the start (h2c).
     pub http2_prior_knowledge: bool,
+    /// Drive HTTP/2 with h2 itself rather than hyper's client, which spends
+    /// two tasks per request: for many small calls of whole bodies
+    /// (`bench`). Not with PINGs (hyper's keepalive does those).
+    pub direct: bool,
     pub trace: Trace,
 }
 
@@ -69,6 +74,7 @@ impl Default for DialOptions {
             max_header_list_size: DEFAULT_MAX_HEADER_LIST_SIZE,
             http1_ok: false,
             http2_prior_knowledge: true,
+            direct: false,
             trace: Trace::off(),
         }
     }
@@ -205,13 +211,16 @@ async fn http2(
         state: sniffer.clone(),
         frames: FrameWatch::new(oversized.clone()),
     };
+    if options.direct && options.ping_interval.is_none() {
+        return direct(io, sniffer, oversized, server, options, what).await;
+    }
     let mut builder = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
         // Larger windows than HTTP/2's 64 KiB default keep long streams
         // from stalling on flow control.
-        .initial_stream_window_size(4 * 1024 * 1024)
-        .initial_connection_window_size(8 * 1024 * 1024)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .max_header_list_size(options.max_header_list_size);
     if let Some(interval) = options.ping_interval {
         builder
@@ -243,6 +252,15 @@ async fn http2(
             }),
         });
     });
+    check_first_bytes(&sniffer, server, what).await?;
+    Ok(Sender::Http2(sender, oversized))
+}
+
+const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
+/// The server's first bytes must be HTTP/2's SETTINGS.
+async fn check_first_bytes(sniffer: &Sniffer, server: &Server, what: &str) -> Result<()> {
     let first = sniffer.first_bytes().await;
     if first.error.is_some() {
         return Err(Error::unavailable(format!(
@@ -253,7 +271,54 @@ async fn http2(
     if let Some(problem) = diagnose(&first.bytes, server.tls) {
         return Err(Error::unavailable(format!("{what}: {problem}")));
     }
-    Ok(Sender::Http2(sender, oversized))
+    Ok(())
+}
+
+/// The HTTP/2 handshake with h2 itself, set up as hyper sets up its own
+/// (the same windows, limits and send buffer), the connection on a task of
+/// its own.
+async fn direct(
+    io: Sniff,
+    sniffer: Sniffer,
+    oversized: Arc<Oversized>,
+    server: &Server,
+    options: &DialOptions,
+    what: &str,
+) -> Result<Sender> {
+    let (sender, connection) = h2::client::Builder::new()
+        .initial_max_send_streams(100)
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_header_list_size(options.max_header_list_size)
+        .max_send_buffer_size(1024 * 1024)
+        .max_local_error_reset_streams(Some(1024))
+        .max_frame_size(16 * 1024)
+        .enable_push(false)
+        .handshake::<_, bytes::Bytes>(io)
+        .await
+        .map_err(|e| {
+            Error::unavailable(format!(
+                "HTTP/2 handshake with {what} failed: {}",
+                error_chain(&e)
+            ))
+        })?;
+    let closed = Arc::new(AtomicBool::new(false));
+    let ended = closed.clone();
+    let watcher = sniffer.clone();
+    tokio::spawn(async move {
+        let result = connection.await;
+        ended.store(true, Ordering::Relaxed);
+        watcher.record(First {
+            bytes: Vec::new(),
+            error: Some(std::io::ErrorKind::ConnectionAborted),
+            detail: Some(match result {
+                Ok(()) => CLOSED.into(),
+                Err(e) => connection_error(&e),
+            }),
+        });
+    });
+    check_first_bytes(&sniffer, server, what).await?;
+    Ok(Sender::Direct(sender, oversized, closed))
 }
 
 async fn tcp(server: &Server, options: &DialOptions, what: &str) -> Result<TcpStream> {
@@ -430,7 +495,7 @@ fn tls_or_io(err: &std::io::Error) -> String {
 
 /// Why the HTTP/2 connection ended before the server spoke: a TLS alert
 /// (often a refused client certificate) is named as such.
-fn connection_error(err: &hyper::Error) -> String {
+fn connection_error(err: &(dyn std::error::Error + 'static)) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

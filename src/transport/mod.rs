@@ -14,8 +14,10 @@ pub mod proxy;
 pub mod tls;
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -167,6 +169,14 @@ enum Sender {
     ),
     /// HTTP/1.1 carries one exchange at a time.
     Http1(Arc<Mutex<hyper::client::conn::http1::SendRequest<RequestBody>>>),
+    /// HTTP/2 driven with h2 itself, for whole request bodies only (what
+    /// `bench` sends): no task per request, nothing boxed per request.
+    /// The flag is set when the connection has ended.
+    Direct(
+        h2::client::SendRequest<Bytes>,
+        Arc<frames::Oversized>,
+        Arc<AtomicBool>,
+    ),
 }
 
 impl Sender {
@@ -175,6 +185,7 @@ impl Sender {
             Sender::Http2(sender, _) => sender.is_closed(),
             // Busy means in use, so open.
             Sender::Http1(sender) => sender.try_lock().is_ok_and(|s| s.is_closed()),
+            Sender::Direct(_, _, closed) => closed.load(Ordering::Relaxed),
         }
     }
 }
@@ -187,7 +198,7 @@ impl Sender {
 pub struct Channel {
     link: Arc<Link>,
     server: Server,
-    authority: String,
+    authority: Arc<str>,
     version: HttpVersion,
 }
 
@@ -201,8 +212,143 @@ struct Link {
 
 /// Resolves to the response head; transport failures are already statuses
 /// that say what happened.
-pub type ResponseFuture =
-    Pin<Box<dyn std::future::Future<Output = Result<http::Response<Incoming>, Status>> + Send>>;
+pub struct ResponseFuture(Pending);
+
+type Boxed = Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, Status>> + Send>>;
+
+enum Pending {
+    /// hyper's response future, already mapped.
+    Boxed(Boxed),
+    /// h2's own: nothing boxed per call.
+    Direct {
+        response: h2::client::ResponseFuture,
+        watch: CutWatch,
+        authority: Arc<str>,
+    },
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<http::Response<ResponseBody>, Status>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Pending::Boxed(future) => future.as_mut().poll(cx),
+            Pending::Direct {
+                response,
+                watch,
+                authority,
+            } => Pin::new(response).poll(cx).map(|result| match result {
+                Ok(response) => {
+                    let mut response = response.map(|stream| {
+                        ResponseBody(BodyInner::Direct {
+                            stream,
+                            data_done: false,
+                        })
+                    });
+                    response.extensions_mut().insert(watch.clone());
+                    Ok(response)
+                }
+                Err(e) => Err(failed_before_answer(authority, &e)),
+            }),
+        }
+    }
+}
+
+fn failed_before_answer(authority: &str, e: &(dyn std::error::Error + 'static)) -> Status {
+    Status::new(
+        Code::Unavailable,
+        format!(
+            "the connection to {authority} failed before the server answered: {}",
+            describe_error(e)
+        ),
+    )
+}
+
+/// A response body from either HTTP/2 driver (or HTTP/1.1).
+pub struct ResponseBody(BodyInner);
+
+enum BodyInner {
+    Hyper(Incoming),
+    /// h2's stream, read as hyper would: DATA (its flow-control window
+    /// given back as it is read), then the trailers.
+    Direct {
+        stream: h2::RecvStream,
+        data_done: bool,
+    },
+}
+
+/// Why a response body failed: a hyper or h2 error, whose text (and
+/// sources) it shows as its own.
+#[derive(Debug)]
+pub enum BodyError {
+    Hyper(hyper::Error),
+    H2(h2::Error),
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::Hyper(e) => e.fmt(f),
+            BodyError::H2(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The error itself, so that a walk down the chain meets it.
+        Some(match self {
+            BodyError::Hyper(e) => e,
+            BodyError::H2(e) => e,
+        })
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.0 {
+            BodyInner::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(BodyError::Hyper),
+            BodyInner::Direct { stream, data_done } => {
+                if !*data_done {
+                    match stream.poll_data(cx) {
+                        Poll::Ready(Some(Ok(data))) => {
+                            // The window is the connection's as well: give
+                            // it back, or the server stalls.
+                            let _ = stream.flow_control().release_capacity(data.len());
+                            return Poll::Ready(Some(Ok(Frame::data(data))));
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            return Poll::Ready(Some(Err(BodyError::H2(e))));
+                        }
+                        Poll::Ready(None) => *data_done = true,
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                match stream.poll_trailers(cx) {
+                    Poll::Ready(Ok(Some(trailers))) => {
+                        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+                    }
+                    Poll::Ready(Ok(None)) => Poll::Ready(None),
+                    Poll::Ready(Err(e)) => Poll::Ready(Some(Err(BodyError::H2(e)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            BodyInner::Hyper(body) => body.is_end_stream(),
+            BodyInner::Direct { stream, .. } => stream.is_end_stream(),
+        }
+    }
+}
 
 impl Channel {
     pub fn server(&self) -> &Server {
@@ -219,7 +365,7 @@ impl Channel {
 
     fn new(sender: Sender, server: Server, authority: String, options: DialOptions) -> Channel {
         let version = match sender {
-            Sender::Http2(..) => HttpVersion::Http2,
+            Sender::Http2(..) | Sender::Direct(..) => HttpVersion::Http2,
             Sender::Http1(_) => HttpVersion::Http1,
         };
         Channel {
@@ -229,7 +375,7 @@ impl Channel {
                 redial: Mutex::new(()),
             }),
             server,
-            authority,
+            authority: authority.into(),
             version,
         }
     }
@@ -277,7 +423,7 @@ impl Channel {
     ) -> Result<ResponseFuture> {
         let uri = http::Uri::builder()
             .scheme(self.server.scheme())
-            .authority(self.authority.as_str())
+            .authority(&*self.authority)
             .path_and_query(format!("{}{}", self.server.base_path, path_and_query))
             .build()
             .map_err(|e| Error::usage(format!("cannot build request URL: {e}")))?;
@@ -287,34 +433,69 @@ impl Channel {
             .body(body)
             .map_err(|e| Error::usage(format!("cannot build request: {e}")))?;
         *request.headers_mut() = headers;
-        let closed = |e: hyper::Error, authority: &str| {
+        let closed = |e: &(dyn std::error::Error + 'static), authority: &str| {
             Error::unavailable(format!(
                 "connection to {authority} closed: {}",
-                error_chain(&e)
+                error_chain(e)
             ))
         };
         let authority = self.authority.clone();
-        let failed = move |e: hyper::Error| {
-            Status::new(
-                Code::Unavailable,
-                format!(
-                    "the connection to {authority} failed before the server answered: {}",
-                    hyper_error(&e)
-                ),
-            )
-        };
+        let failed = move |e: hyper::Error| failed_before_answer(&authority, &e);
         match self.sender().await? {
             Sender::Http2(mut sender, oversized) => {
                 sender
                     .ready()
                     .await
-                    .map_err(|e| closed(e, &self.authority))?;
+                    .map_err(|e| closed(&e, &self.authority))?;
                 let watch = CutWatch::new(&oversized);
                 let response = sender.send_request(request);
-                Ok(Box::pin(async move {
+                Ok(ResponseFuture(Pending::Boxed(Box::pin(async move {
                     let mut response = response.await.map_err(failed)?;
                     response.extensions_mut().insert(watch);
-                    Ok(response)
+                    Ok(response.map(|body| ResponseBody(BodyInner::Hyper(body))))
+                }))))
+            }
+            Sender::Direct(sender, oversized, _) => {
+                let (parts, body) = request.into_parts();
+                let RequestBody::Whole(data) = body else {
+                    return Err(Error::local(
+                        "this connection takes whole request bodies only",
+                    ));
+                };
+                let mut request = Request::from_parts(parts, ());
+                // As hyper does: a body of known length says so.
+                let length = data.as_ref().map_or(0, Bytes::len);
+                if length != 0
+                    || !matches!(
+                        *request.method(),
+                        http::Method::GET
+                            | http::Method::HEAD
+                            | http::Method::DELETE
+                            | http::Method::CONNECT
+                    )
+                {
+                    request
+                        .headers_mut()
+                        .insert(http::header::CONTENT_LENGTH, length.into());
+                }
+                let mut sender = sender
+                    .ready()
+                    .await
+                    .map_err(|e| closed(&e, &self.authority))?;
+                let watch = CutWatch::new(&oversized);
+                let (response, mut stream) = sender
+                    .send_request(request, length == 0)
+                    .map_err(|e| closed(&e, &self.authority))?;
+                if let Some(data) = data.filter(|d| !d.is_empty()) {
+                    // h2 queues it and asks for window as needed.
+                    stream
+                        .send_data(data, true)
+                        .map_err(|e| closed(&e, &self.authority))?;
+                }
+                Ok(ResponseFuture(Pending::Direct {
+                    response,
+                    watch,
+                    authority: self.authority.clone(),
                 }))
             }
             Sender::Http1(sender) => {
@@ -334,22 +515,22 @@ impl Channel {
                 guard
                     .ready()
                     .await
-                    .map_err(|e| closed(e, &self.authority))?;
+                    .map_err(|e| closed(&e, &self.authority))?;
                 let response = guard.send_request(request);
-                Ok(Box::pin(async move {
+                Ok(ResponseFuture(Pending::Boxed(Box::pin(async move {
                     let result = response.await.map_err(failed);
                     drop(guard);
-                    result
-                }))
+                    result.map(|r| r.map(|body| ResponseBody(BodyInner::Hyper(body))))
+                }))))
             }
         }
     }
 }
 
-/// A hyper error on one line, with the cause named when rpcurl's own HTTP/2
-/// layer refused what the server sent: headers or trailers over the
+/// A hyper or h2 error on one line, with the cause named when rpcurl's own
+/// HTTP/2 layer refused what the server sent: headers or trailers over the
 /// SETTINGS_MAX_HEADER_LIST_SIZE rpcurl advertised.
-pub fn hyper_error(err: &hyper::Error) -> String {
+pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
     let text = error_chain(err);
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(s) = source {

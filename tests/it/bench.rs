@@ -286,3 +286,64 @@ fn csv_records_every_call() {
     assert!(lines[1..].iter().all(|l| l.split(',').nth(3) == Some("ok")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Bench's connections drive HTTP/2 with h2 directly (over TLS with ALPN,
+/// h2c and Unix sockets alike) and fall back to hyper for HTTP/1.1 and
+/// for PINGs (--keepalive-time): every way gives the same counts.
+#[test]
+fn every_transport_and_protocol_is_counted() {
+    let pki = crate::support::certs::generate();
+    let schema = test_schema();
+    let run = |server: &Serve, target: &[&str], extra: &[&str], wanted: usize| {
+        let mut args = vec![
+            "bench",
+            "--schema",
+            &schema,
+            "--format",
+            "json",
+            "--total",
+            "50",
+            "-c",
+            "5",
+            "-d",
+            r#"{"fString":"t"}"#,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(target);
+        let run = rpcurl(&args);
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
+        let report = run.json();
+        assert_eq!(report["ok"], 50, "{extra:?}: {report}");
+        assert_eq!(logged(server, "Echo", wanted).len(), wanted, "{extra:?}");
+    };
+    let tls = Serve::start(&[
+        "--schema",
+        &schema,
+        "--tls-cert",
+        &pki.server_cert,
+        "--tls-key",
+        &pki.server_key,
+    ]);
+    assert!(tls.url.starts_with("https://"), "{}", tls.url);
+    let target = url(&tls, "Echo");
+    run(&tls, &[&target], &["--cacert", &pki.ca], 50);
+    // gRPC-Web over TLS: h2 by ALPN.
+    run(
+        &tls,
+        &[&target],
+        &["--cacert", &pki.ca, "--protocol", "grpcweb"],
+        100,
+    );
+    let socket = pki.dir.join("bench.sock");
+    let listen = format!("unix:{}", socket.display());
+    let unix = Serve::start(&["--schema", &schema, "--listen", &listen]);
+    let method = format!("{SERVICE}/Echo");
+    run(&unix, &[&listen, &method], &["--plaintext"], 50);
+    let plain = Serve::start(&["--schema", &schema]);
+    let target = url(&plain, "Echo");
+    // Connect and gRPC-Web over plaintext HTTP/1.1 (hyper's client).
+    run(&plain, &[&target], &["--protocol", "connect"], 50);
+    run(&plain, &[&target], &["--protocol", "grpcweb"], 100);
+    // PINGs every second: hyper's HTTP/2 client.
+    run(&plain, &[&target], &["--keepalive-time", "1s"], 150);
+}
