@@ -564,7 +564,7 @@ pub enum Command {
     /// --format text) on stdout.
     Decode(DecodeArgs),
     /// Print the shell's completion script; it completes flags, files, and
-    /// method and symbol names from --schema on the same command line
+    /// method and symbol names (from --schema, or the server's reflection)
     ///
     /// bash: `source <(rpcurl completions bash)` (in ~/.bashrc);
     /// zsh: `source <(rpcurl completions zsh)`;
