@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::CommandFactory;
+use clap::builder::Resettable;
 use clap::parser::ValueSource;
 use prost_reflect::{DeserializeOptions, SerializeOptions};
 
@@ -858,9 +859,14 @@ fn check_flag_value(
         return Ok(());
     };
     let long = arg.get_long().unwrap_or(id);
-    let command = clap::Command::new("rpcurl")
-        .no_binary_name(true)
-        .arg(arg.clone());
+    // Alone, the flag's ties to others (`requires`, conflicts, groups)
+    // would name arguments this command lacks.
+    let arg = arg
+        .clone()
+        .requires(Resettable::Reset)
+        .conflicts_with(Resettable::Reset)
+        .group(Resettable::Reset);
+    let command = clap::Command::new("rpcurl").no_binary_name(true).arg(arg);
     match command.try_get_matches_from([format!("--{long}={value}")]) {
         Ok(_) => Ok(()),
         Err(err) => {
