@@ -55,10 +55,11 @@ commands=()
 names=()
 if [[ -n $BASE ]]; then
     commands+=("$BASE $call")
-    names+=(-n "base (no colour code)")
+    names+=("--command-name=base (no colour code)")
 fi
 commands+=("$RPCURL $call --color never" "$RPCURL $call" "$RPCURL $call --color always")
-names+=(-n "--color never" -n "auto, stdout a pipe" -n "--color always")
+# `--command-name=` form: a name that starts with `--` would be read as a flag.
+names+=("--command-name=--color never" "--command-name=auto, stdout a pipe" "--command-name=--color always")
 hyperfine -N --warmup 2 --runs "$RUNS" "${names[@]}" "${commands[@]}" \
     --export-markdown "$CACHE/color.md" >&2
 cat "$CACHE/color.md"
