@@ -3,8 +3,9 @@
 //! `RPCURL_COMPLETE=SHELL` set and the words of the command line; clap's
 //! dynamic engine completes flags, values and files, and the completers
 //! here add the API's own names, read from the `--schema` files given on
-//! the same command line or, without any, from the reflection of the server
-//! the line names (briefly: see [`REFLECTION_LIMIT`]).
+//! the same command line (or by its profile) or, without any, from the
+//! reflection of the server the line (or its profile) names (briefly: see
+//! [`REFLECTION_LIMIT`]).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -164,10 +165,29 @@ fn join_colons(words: &[String], index: usize) -> (Vec<String>, usize, String) {
     (out, new_index, typed)
 }
 
+/// The words being completed with the chosen profile's flags and server
+/// added (`--profile`, `RPCURL_PROFILE`, `[defaults]`), as a run of the
+/// same line would see them; the words as typed when there is no profile or
+/// the config file has a mistake (completion reports nothing).
+fn words() -> &'static [String] {
+    static PROFILED: OnceLock<Vec<String>> = OnceLock::new();
+    PROFILED.get_or_init(|| {
+        let typed = WORDS.get().cloned().unwrap_or_default();
+        let argv: Vec<OsString> = typed.iter().map(OsString::from).collect();
+        match settings::with_profile(argv) {
+            Ok(argv) => argv
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => typed,
+        }
+    })
+}
+
 /// The --schema and -I values on the command line being completed.
 fn schema_args() -> SchemaArgs {
     let mut schema = SchemaArgs::default();
-    let words = WORDS.get().map(Vec::as_slice).unwrap_or_default();
+    let words = words();
     let mut iter = words.iter();
     while let Some(word) = iter.next() {
         let (list, inline) = match word.as_str() {
@@ -255,7 +275,7 @@ fn names(current: &str, want: Want) -> Vec<String> {
 /// The server named on the command line before `current` (or by `current`
 /// itself, a URL up to its path), with the flags that say how to reach it.
 fn server_on_line(current: &str) -> Option<(SchemaArgs, super::ServerArgs, Server)> {
-    let words = WORDS.get()?;
+    let words = words();
     let at = words.iter().rposition(|w| w == current)?;
     let mut line: Vec<String> = words[..at].to_vec();
     if let Some((scheme, rest)) = current.split_once("://")
@@ -324,20 +344,30 @@ impl ValueCompleter for CallTarget {
 }
 
 /// Whether the word before `current` on the command line is an address
-/// (`host:port` or `unix:PATH`), so that `current` is grpcurl's method.
+/// (`host:port` or `unix:PATH`), or the line's profile gave it a server
+/// (`url`), so that `current` is a method on its own.
 fn after_address(current: &str) -> bool {
-    let words = WORDS.get().map(Vec::as_slice).unwrap_or_default();
+    let words = words();
     let Some(at) = words.iter().rposition(|w| w == current) else {
         return false;
     };
-    at.checked_sub(1)
-        .and_then(|i| words.get(i))
-        .is_some_and(|w| {
-            w.starts_with("unix:")
-                || w.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())
-                })
-        })
+    let typed = WORDS.get().map(Vec::as_slice).unwrap_or_default();
+    // A profile's `url`, put first on the line by the profile.
+    let from_profile = words[..at]
+        .iter()
+        .any(|w| !typed.contains(w) && crate::target::looks_like_server(w));
+    from_profile
+        || at
+            .checked_sub(1)
+            .and_then(|i| words.get(i))
+            .is_some_and(|w| {
+                w.starts_with("unix:")
+                    || w.rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty()
+                            && !port.is_empty()
+                            && port.chars().all(|c| c.is_ascii_digit())
+                    })
+            })
 }
 
 /// The symbol argument of describe, template and jsonschema (after an

@@ -352,3 +352,47 @@ fn run_command_stdin(command: Command, input: &[u8]) -> String {
     assert_eq!(run.code, 0, "groff: {}", run.stderr);
     run.stdout
 }
+
+/// A profile's schema and url complete the short form `pkg.Svc/Me`, as the
+/// call `rpcurl --profile p pkg.Svc/Method` would use them: the schema
+/// from the file, or without one the url's reflection.
+#[test]
+fn a_profile_gives_completion_its_schema_and_server() {
+    let server = TestServer::start(ReflectionMode::Both);
+    let dir = crate::cli_call::tempdir();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.files]\nschema = [\"{}\"]\n\n[profiles.live]\nurl = \"{}\"\n",
+            test_schema(),
+            server.url()
+        ),
+    )
+    .expect("write the config file");
+    let config = config.to_string_lossy().into_owned();
+    let ask = |line: &[&str]| {
+        let mut args = vec!["--", "rpcurl"];
+        args.extend_from_slice(line);
+        let run = rpcurl_env(
+            &args,
+            &[("RPCURL_COMPLETE", "fish"), ("RPCURL_CONFIG", &config)],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    // The profile's schema, with the server typed as an address.
+    let out = ask(&[
+        "--profile",
+        "files",
+        "localhost:1",
+        "rpcurl.test.v1.TestService/Ec",
+    ]);
+    contains(&out, "rpcurl.test.v1.TestService/Echo");
+    // The profile's url: the method on its own, from reflection.
+    let out = ask(&["--profile", "live", "rpcurl.test.v1.TestService/Cou"]);
+    contains(&out, "rpcurl.test.v1.TestService/Count");
+    // Without the profile there is nothing to complete from.
+    let out = ask(&["rpcurl.test.v1.TestService/Cou"]);
+    assert_eq!(out.trim(), "", "candidates without a schema or server");
+}
