@@ -1,8 +1,10 @@
 //! The progress line on stderr for runs a person may be watching (a large
-//! client stream, a load run): only when stderr is a terminal, so pipes
-//! and logs never see it and the non-terminal path costs one check.
+//! client stream, a load run, the export of a big schema): only when
+//! stderr is a terminal, so pipes and logs never see it and the
+//! non-terminal path costs one check.
 
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -11,47 +13,63 @@ use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 const QUIET_START: Duration = Duration::from_millis(300);
 
 pub struct Progress {
-    start: Instant,
-    bar: Option<ProgressBar>,
+    bar: ProgressBar,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(PartialEq)]
+enum State {
+    Waiting,
+    Shown,
+    Done,
 }
 
 impl Progress {
-    /// A progress line, or None when stderr is not a terminal.
+    /// A progress line, or None when stderr is not a terminal. It stays
+    /// hidden for a short quiet start, then shows the latest text and
+    /// keeps its spinner and clock moving even while the run is busy in
+    /// one long step (compiling sources, waiting for a server).
     pub fn on_terminal() -> Option<Progress> {
         use std::io::IsTerminal;
-        std::io::stderr().is_terminal().then(|| Progress {
-            start: Instant::now(),
-            bar: None,
-        })
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        let state = Arc::new(Mutex::new(State::Waiting));
+        let (shown_bar, shown_state) = (bar.clone(), state.clone());
+        // The one lock orders showing against dropping: a line dropped
+        // during the quiet start is never drawn.
+        std::thread::spawn(move || {
+            std::thread::sleep(QUIET_START);
+            let mut state = shown_state.lock().unwrap_or_else(PoisonError::into_inner);
+            if *state == State::Waiting {
+                shown_bar.set_draw_target(ProgressDrawTarget::stderr());
+                shown_bar.enable_steady_tick(Duration::from_millis(200));
+                *state = State::Shown;
+            }
+        });
+        Some(Progress { bar, state })
     }
 
-    /// Shows `text` as the line (from the first update after a short
-    /// quiet start); indicatif limits how often it is drawn.
+    /// Makes `text` the line's text; indicatif limits how often it is
+    /// drawn.
     pub fn show(&mut self, text: impl FnOnce() -> String) {
-        if self.bar.is_none() {
-            if self.start.elapsed() < QUIET_START {
-                return;
-            }
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
-            self.bar = Some(bar);
-        }
-        if let Some(bar) = &self.bar {
-            bar.set_message(text());
-        }
+        self.bar.set_message(text());
     }
 }
 
 /// Dropped, the line is cleared: what follows on stderr starts clean.
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if *state == State::Shown {
+            self.bar.finish_and_clear();
         }
+        *state = State::Done;
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::cli::ExportArgs;
 use crate::describe;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 pub async fn export(args: ExportArgs) -> Result<()> {
     if args.protoset_out.is_none() && args.proto_out_dir.is_none() {
@@ -17,6 +18,15 @@ pub async fn export(args: ExportArgs) -> Result<()> {
             "unexpected argument '{extra}': name symbols with --symbol"
         )));
     }
+    // A big schema, a slow server or many sources take a while: the line
+    // tells a watching person which step the export is in.
+    let mut progress = Progress::on_terminal();
+    let mut step = |text: &dyn Fn() -> String| {
+        if let Some(progress) = progress.as_mut() {
+            progress.show(text);
+        }
+    };
+    step(&|| "reading the schema".to_string());
     let mut session = super::open_tool_session(&args.schema, &args.server, server).await?;
     let mut pool = None;
     for symbol in &args.symbols {
@@ -26,16 +36,27 @@ pub async fn export(args: ExportArgs) -> Result<()> {
     // from one source, the usual case.
     let pool = match pool {
         Some(pool) => pool,
-        None => session.schema.full_pool().await?,
+        None => {
+            session
+                .schema
+                .full_pool_watched(&mut |done, all| {
+                    step(&|| format!("reading the schema: {done} of {all} services"))
+                })
+                .await?
+        }
     };
     let files = describe::export_files(&pool, &args.symbols)?;
     if let Some(path) = &args.protoset_out {
+        step(&|| format!("writing {path}"));
         std::fs::write(path, describe::encode_export(&files))
             .map_err(|e| Error::local(format!("cannot write {path}: {e}")))?;
     }
     if let Some(dir) = &args.proto_out_dir {
-        describe::write_proto_files(&files, std::path::Path::new(dir))?;
+        describe::write_proto_files(&files, std::path::Path::new(dir), &mut |done, all| {
+            step(&|| format!("writing .proto files: {done} of {all}"))
+        })?;
     }
+    drop(progress);
     session
         .trace
         .info(format!("exported {} file(s)", files.len()));

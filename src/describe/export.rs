@@ -79,9 +79,15 @@ pub fn encode_export(files: &[FileDescriptor]) -> Vec<u8> {
 /// Writes each file as `.proto` source under `dir`, at its name, creating
 /// directories; returns the paths written. The well-known types
 /// (`google/protobuf/*.proto` as compilers ship them) are not written.
-pub fn write_proto_files(files: &[FileDescriptor], dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// `wrote` hears how many files are done, of how many, before each.
+pub fn write_proto_files(
+    files: &[FileDescriptor],
+    dir: &Path,
+    wrote: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<PathBuf>, Error> {
     let mut written = Vec::new();
-    for file in files {
+    for (done, file) in files.iter().enumerate() {
+        wrote(done, files.len());
         if is_well_known_file(file.name()) {
             continue;
         }

@@ -62,7 +62,7 @@ fn assert_round_trip(pool: &DescriptorPool) {
         .collect();
     assert!(!files.is_empty());
     let dir = temp_dir("roundtrip");
-    let written = write_proto_files(&files, &dir).unwrap();
+    let written = write_proto_files(&files, &dir, &mut |_, _| {}).unwrap();
     assert_eq!(written.len(), files.len());
     let mut compiler = protox::Compiler::new([&dir]).unwrap();
     compiler.include_imports(true).include_source_info(false);
@@ -553,7 +553,7 @@ fn export_writes_sources_that_compile_back() {
     let pool = runtime_pool();
     let files = export_files(&pool, &[]).unwrap();
     let dir = temp_dir("export");
-    let written = write_proto_files(&files, &dir).unwrap();
+    let written = write_proto_files(&files, &dir, &mut |_, _| {}).unwrap();
     let mut relative: Vec<String> = written
         .iter()
         .map(|p| {
@@ -606,7 +606,7 @@ fn refuses_unsafe_file_names() {
     .unwrap();
     let files: Vec<FileDescriptor> = pool.files().collect();
     let dir = temp_dir("unsafe");
-    assert!(write_proto_files(&files, &dir).is_err());
+    assert!(write_proto_files(&files, &dir, &mut |_, _| {}).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -378,9 +378,20 @@ impl Schema {
     /// server lists is fetched first (and the files' types added when they
     /// do not clash); otherwise the files' pool.
     pub async fn full_pool(&mut self) -> Result<DescriptorPool> {
+        self.full_pool_watched(&mut |_, _| {}).await
+    }
+
+    /// [`Self::full_pool`], telling `read` how many of the server's
+    /// services have been read by reflection, of how many, as it goes.
+    pub async fn full_pool_watched(
+        &mut self,
+        read: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<DescriptorPool> {
         if let Some(reflection) = self.reflection.as_mut() {
-            for service in reflection.list_services().await? {
-                let _ = reflection.ensure_symbol(&service).await?;
+            let services = reflection.list_services().await?;
+            for (done, service) in services.iter().enumerate() {
+                read(done, services.len());
+                let _ = reflection.ensure_symbol(service).await?;
             }
             let mut pool = reflection.pool().clone();
             if let Some(files) = self.files.as_mut() {

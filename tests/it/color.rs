@@ -3,7 +3,8 @@
 //! are attached to it, the others are pipes): colour on a terminal only,
 //! `NO_COLOR`, `CLICOLOR_FORCE` and `--color` over them, highlighting of
 //! awkward JSON, errors and `-v`/`-i` lines on a terminal's stderr, and a
-//! progress line that appears on a terminal and never in a pipe.
+//! progress line that appears on a terminal and never in a pipe (a client
+//! stream, bench, export).
 
 use std::path::Path;
 use std::process::Command;
@@ -380,4 +381,38 @@ fn bench_shows_progress_on_a_terminal_only() {
     let piped = rpcurl(&args);
     assert_eq!(piped.code, 0, "{}", piped.stderr);
     assert!(piped.stderr.is_empty(), "{:?}", piped.stderr);
+}
+
+#[test]
+fn export_from_a_slow_server_shows_progress_on_a_terminal_only() {
+    let server = TestServer::start(ReflectionMode::Both);
+    // Each answer 150 ms late: reflection's round trips (the connection,
+    // the list, each service) add up to well over the quiet start.
+    let far = raw::slow_proxy(server.addr, std::time::Duration::from_millis(150));
+    let dir = tempdir();
+    let set = dir.join("out.binpb");
+    let protos = dir.join("proto");
+    let args = [
+        "export",
+        "--plaintext",
+        &far.to_string(),
+        "--protoset-out",
+        &set.to_string_lossy(),
+        "--proto-out-dir",
+        &protos.to_string_lossy(),
+    ];
+    let shown = on_terminal("stderr", &args, &[]);
+    assert_eq!(shown.code, 0, "{}", shown.tty);
+    contains(&shown.tty, "reading the schema");
+    assert!(
+        shown.tty.trim_end().ends_with("\x1b[2K") || shown.tty.ends_with("\r"),
+        "cleared at the end: {:?}",
+        shown.tty
+    );
+    assert!(protos.join("rpcurl/test/v1/test.proto").exists());
+    std::fs::remove_file(&set).expect("the set was written");
+    let piped = rpcurl(&args);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert!(piped.stderr.is_empty(), "{:?}", piped.stderr);
+    assert!(set.exists());
 }

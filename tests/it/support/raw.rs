@@ -1,6 +1,7 @@
 //! Misbehaving servers for bad-input tests: an HTTP/2 server whose answer
-//! is given byte for byte, and a proxy that cuts the connection after a
-//! number of bytes from the server.
+//! is given byte for byte, a proxy that cuts the connection after a
+//! number of bytes from the server, and one that holds each of the
+//! server's writes back for a while (a far-away server).
 
 use std::convert::Infallible;
 use std::io::{Read, Write};
@@ -111,6 +112,45 @@ pub fn cutting_proxy(upstream: SocketAddr, limit: usize) -> SocketAddr {
                 }
                 let _ = c_write.shutdown(std::net::Shutdown::Both);
                 let _ = s_read.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+/// A TCP proxy to `upstream` that passes on each read from the server
+/// `delay` late: every round trip through it takes at least `delay`.
+pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_read, &mut s_write);
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let (mut s_read, mut c_write) = (server, client);
+                let mut buf = [0u8; 16384];
+                loop {
+                    match s_read.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            std::thread::sleep(delay);
+                            if c_write.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = c_write.shutdown(std::net::Shutdown::Both);
             });
         }
     });
