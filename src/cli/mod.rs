@@ -1536,6 +1536,15 @@ fn color_in_argv() -> ColorWhen {
     when
 }
 
+/// [`Cli`] without its commands: what a call's command line parses
+/// against (see [`parse`]).
+#[derive(Parser)]
+#[command(name = "rpcurl", max_term_width = 100)]
+struct CallForm {
+    #[command(flatten)]
+    call: CallArgs,
+}
+
 /// Parses a command line (the binary's own, or the demo's steps).
 pub fn parse<I, T>(args: I) -> std::result::Result<Cli, clap::Error>
 where
@@ -1543,6 +1552,23 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // Most command lines are calls: those parse against the call form
+    // alone, without building every command's flags (two thirds of the
+    // parse). Anything else, help, --version and every error included,
+    // goes through the whole command, so what clap prints is the same.
+    let not_a_call = args.iter().skip(1).any(|arg| {
+        arg.to_str().is_none_or(|arg| {
+            matches!(arg, "help" | "-h" | "--help" | "-V" | "--version")
+                || <Command as clap::Subcommand>::has_subcommand(arg)
+        })
+    });
+    if !not_a_call && let Ok(call) = CallForm::try_parse_from(&args) {
+        return Ok(Cli {
+            command: None,
+            call: call.call,
+        });
+    }
     let mut command = Cli::command();
     let parsed = command
         .try_get_matches_from_mut(args)
@@ -1575,6 +1601,40 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+        CallForm::command().debug_assert();
+    }
+
+    #[test]
+    fn a_call_parses_alike_with_and_without_the_commands() {
+        use clap::{CommandFactory, FromArgMatches};
+        let lines: [&[&str]; 5] = [
+            &["rpcurl", "-d", "{}", "http://h/a.B/C"],
+            &["rpcurl", "--plaintext", "h:1", "a.B/C", "-H", "x: y", "-v"],
+            &["rpcurl", "--schema", "s.binpb", "h:1", "--list-methods"],
+            &[
+                "rpcurl",
+                "--protocol",
+                "connect",
+                "-d",
+                "@-",
+                "https://h/a.B/C",
+            ],
+            &["rpcurl", "--envelope", "--color=never", "unix:/s", "a.B/C"],
+        ];
+        for line in lines {
+            let fast = parse(line).expect("parses");
+            let mut matches = Cli::command().try_get_matches_from(line).expect("parses");
+            let whole = Cli::from_arg_matches_mut(&mut matches).expect("parses");
+            assert!(fast.command.is_none());
+            assert_eq!(
+                format!("{:?}", fast.call),
+                format!("{:?}", whole.call),
+                "{line:?}"
+            );
+        }
+        // A command's name anywhere takes the whole parse: as a value here.
+        assert!(parse(["rpcurl", "-d", "list", "http://h/a.B/C"]).is_ok());
+        assert!(parse(["rpcurl", "list", "--schema", "x"]).is_ok_and(|c| c.command.is_some()));
     }
 
     #[test]
