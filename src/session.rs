@@ -140,7 +140,7 @@ impl Session {
         } else {
             let mut files = files::load(&schema_files, &import_paths, stdin.borrow())?;
             if !comments {
-                files.drop_comments();
+                files.without_schema_text();
             }
             Some(files)
         };

@@ -30,8 +30,10 @@ pub struct Files {
     /// "schema a.binpb, b.binpb", for errors.
     origin: String,
     /// Whether files keep their source info when built (see
-    /// [`Files::drop_comments`]).
+    /// [`Files::without_schema_text`]).
     comments: bool,
+    /// Whether the first build adds [`pool::options_stand_in`].
+    stand_in: bool,
 }
 
 struct Entry {
@@ -88,6 +90,7 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
         pool: DescriptorPool::new(),
         origin,
         comments: true,
+        stand_in: false,
     };
     let mut first_seen: HashMap<String, String> = HashMap::new();
     for (label, bytes) in sets {
@@ -160,14 +163,22 @@ impl Files {
             pool,
             origin: "the loaded schema".to_string(),
             comments: true,
+            stand_in: false,
         }
     }
 
-    /// Builds files without their source info from now on: for commands
-    /// that never show comments (calls, listings), which then skip most of
-    /// the bytes of a set built for `describe`.
-    pub fn drop_comments(&mut self) {
+    /// Builds files for commands that never show the schema as text
+    /// (calls, listings): without their source info, which skips most of
+    /// the bytes of a set built for `describe`, and, unless a file imports
+    /// descriptor.proto, with a stand-in for its options types instead of
+    /// the whole file (see [`pool::options_stand_in`]).
+    pub fn without_schema_text(&mut self) {
         self.comments = false;
+        self.stand_in = self.pool.files().next().is_none()
+            && !self
+                .entries
+                .iter()
+                .any(|e| pool::uses_descriptor_proto(&e.name, &e.deps));
     }
 
     /// The files built so far.
@@ -284,6 +295,9 @@ impl Files {
                         self.origin, entry.name
                     ))
                 })?);
+            }
+            if std::mem::take(&mut self.stand_in) {
+                raw.push(pool::options_stand_in());
             }
             let origin = self.origin.clone();
             let missing = |dep: &str, importer: &str| missing_import(&origin, dep, importer);
@@ -566,4 +580,93 @@ fn read(path: &str, label: &str, stdin: &mut dyn Read) -> Result<Vec<u8>> {
     };
     result.map_err(|e| Error::local(format!("cannot read schema {label}: {e}")))?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_reflect::DescriptorPool;
+
+    fn set(name: &str) -> Files {
+        let path = format!("{}/descriptors/{name}", env!("CARGO_MANIFEST_DIR"));
+        load(&[path], &[], &mut std::io::empty()).expect("the set loads")
+    }
+
+    /// What a call reads of a pool's types: every message's and field's
+    /// shape, and the options' bytes.
+    fn shapes(pool: &DescriptorPool) -> Vec<String> {
+        let mut out = Vec::new();
+        for file in pool.files() {
+            if file.name() == "google/protobuf/descriptor.proto" {
+                continue;
+            }
+            out.push(format!(
+                "{} {:?}",
+                file.name(),
+                file.options().encode_to_vec()
+            ));
+            for message in pool.all_messages().filter(|m| m.parent_file() == file) {
+                out.push(format!(
+                    "{} map_entry={} {:?}",
+                    message.full_name(),
+                    message.is_map_entry(),
+                    message.options().encode_to_vec()
+                ));
+                for field in message.fields() {
+                    out.push(format!(
+                        "  {} {:?} {:?} json={} packed={} list={} map={} presence={} {:?}",
+                        field.name(),
+                        field.kind(),
+                        field.cardinality(),
+                        field.json_name(),
+                        field.is_packed(),
+                        field.is_list(),
+                        field.is_map(),
+                        field.supports_presence(),
+                        field.options().encode_to_vec()
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_options_stand_in_changes_nothing_a_call_reads() {
+        let real = set("test.binpb").into_pool().expect("builds");
+        let mut files = set("test.binpb");
+        files.without_schema_text();
+        assert!(files.stand_in, "test.binpb never imports descriptor.proto");
+        let lean = files.into_pool().expect("builds");
+        let stand_in = lean
+            .get_message_by_name("google.protobuf.FieldOptions")
+            .expect("the stand-in is there");
+        assert_eq!(stand_in.fields().count(), 0);
+        assert!(
+            real.get_file_by_name("google/protobuf/descriptor.proto")
+                .is_none()
+        );
+        let (real, lean) = (shapes(&real), shapes(&lean));
+        // Maps, packed fields and file options are there to compare.
+        assert!(
+            real.iter().any(|l| l.contains("map_entry=true")),
+            "{real:#?}"
+        );
+        assert!(real.iter().any(|l| l.contains("packed=true")), "{real:#?}");
+        assert_eq!(real, lean);
+    }
+
+    #[test]
+    fn a_set_that_imports_descriptor_proto_keeps_the_real_one() {
+        // google/api/annotations.proto extends descriptor.proto's options.
+        let mut files = set("builtin.binpb");
+        files.without_schema_text();
+        assert!(!files.stand_in);
+        let pool = files.into_pool().expect("builds");
+        let options = pool
+            .get_message_by_name("google.protobuf.MethodOptions")
+            .expect("descriptor.proto is built");
+        assert!(options.get_field_by_name("deprecated").is_some());
+    }
 }

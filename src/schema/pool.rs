@@ -20,6 +20,11 @@ use crate::error::{Error, Result};
 /// the user's schema lacks them.
 static BUILTIN: &[u8] = include_bytes!("../../descriptors/builtin.binpb");
 
+/// The well-known types (`google/protobuf/*.proto`), compiled by protox:
+/// a pool takes the ones it imports from here, without building
+/// prost-reflect's global pool of all of them.
+static WELL_KNOWN: &[u8] = include_bytes!("../../descriptors/well_known.binpb");
+
 /// Name of the placeholder type printed in place of an `Any` whose type no
 /// schema knows (see `json::opaque`).
 pub const OPAQUE_ANY: &str = "rpcurl.internal.OpaqueAny";
@@ -81,8 +86,7 @@ pub fn is_builtin(name: &str) -> bool {
 }
 
 /// A file of [`base`], without building that pool: the well-known types
-/// from prost-reflect's own pool (which it builds anyway to read the
-/// options of any file that has some), google.rpc from the built-in set.
+/// and google.rpc from the built-in sets.
 fn builtin_file(name: &str) -> Result<Option<RawFile>> {
     let broken =
         |e: prost::DecodeError| Error::local(format!("built-in descriptors do not decode: {e}"));
@@ -92,19 +96,30 @@ fn builtin_file(name: &str) -> Result<Option<RawFile>> {
             proto: opaque_file(),
         }));
     }
-    if name.starts_with("google/protobuf/") {
-        return DescriptorPool::global()
-            .get_file_by_name(name)
-            .map(|file| RawFile::decode(file.encode_to_vec()).map_err(broken))
-            .transpose();
-    }
-    for raw in RawSet::decode(BUILTIN).map_err(broken)?.file {
-        let file = RawFile::decode(raw).map_err(broken)?;
-        if file.proto.name() == name {
-            return Ok(Some(file));
+    let set = if name.starts_with("google/protobuf/") {
+        WELL_KNOWN
+    } else {
+        BUILTIN
+    };
+    for raw in RawSet::decode(set).map_err(broken)?.file {
+        // Only the name is read until the file is found.
+        if FileName::decode(raw.as_slice())
+            .map_err(broken)?
+            .name
+            .as_deref()
+            == Some(name)
+        {
+            return RawFile::decode(raw).map(Some).map_err(broken);
         }
     }
     Ok(None)
+}
+
+/// A FileDescriptorProto's name alone (the rest is skipped unread).
+#[derive(Clone, PartialEq, prost::Message)]
+struct FileName {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
 }
 
 fn opaque_file() -> FileDescriptorProto {
@@ -129,6 +144,77 @@ fn opaque_file() -> FileDescriptorProto {
         }],
         syntax: Some("proto3".into()),
         ..Default::default()
+    }
+}
+
+const DESCRIPTOR_FILE: &str = "google/protobuf/descriptor.proto";
+
+/// The options messages of descriptor.proto, each empty and open to every
+/// field number as an extension, in a file of descriptor.proto's name.
+///
+/// prost-reflect reads every option through the pool's own
+/// `google.protobuf.*Options` types, and when the pool has none it builds
+/// its global pool of the well-known types, descriptor.proto included:
+/// nearly a third of a short call's instructions. With this stand-in,
+/// options stay byte for byte (as unknown fields) and what prost-reflect
+/// reads itself (`map_entry`, `packed`) comes from its typed copy, so
+/// calls behave the same. It is only for schemas whose files never import
+/// descriptor.proto (so none names its other types) and for commands that
+/// never show options (calls and listings: `Files::without_schema_text`,
+/// reflection without comments). Reflection decides on its first answer;
+/// a later one (an `Any`'s type) whose file uses descriptor.proto's
+/// message types does not build, and that type stays unknown.
+pub fn options_stand_in() -> RawFile {
+    let open = |name: &str| DescriptorProto {
+        name: Some(name.into()),
+        extension_range: vec![prost_types::descriptor_proto::ExtensionRange {
+            start: Some(1),
+            end: Some(536_870_912),
+            options: None,
+        }],
+        ..Default::default()
+    };
+    let proto = FileDescriptorProto {
+        name: Some(DESCRIPTOR_FILE.into()),
+        package: Some("google.protobuf".into()),
+        message_type: [
+            "FileOptions",
+            "MessageOptions",
+            "FieldOptions",
+            "OneofOptions",
+            "ExtensionRangeOptions",
+            "EnumOptions",
+            "EnumValueOptions",
+            "ServiceOptions",
+            "MethodOptions",
+        ]
+        .into_iter()
+        .map(open)
+        .collect(),
+        syntax: Some("proto2".into()),
+        ..Default::default()
+    };
+    RawFile {
+        raw: proto.encode_to_vec(),
+        proto,
+    }
+}
+
+/// Whether a file is, or imports, descriptor.proto (see [`options_stand_in`]).
+pub fn uses_descriptor_proto(name: &str, imports: &[String]) -> bool {
+    name == DESCRIPTOR_FILE || imports.iter().any(|i| i == DESCRIPTOR_FILE)
+}
+
+/// Adds [`options_stand_in`] to the first files of a pool unless one of
+/// them is or imports descriptor.proto. Built-in files that import it
+/// (`google/api/annotations.proto`) only extend its options, which the
+/// stand-in is open to.
+pub fn add_stand_in(files: &mut Vec<RawFile>) {
+    if !files
+        .iter()
+        .any(|f| uses_descriptor_proto(f.proto.name(), &f.proto.dependency))
+    {
+        files.push(options_stand_in());
     }
 }
 

@@ -57,7 +57,7 @@ pub struct Reflection {
     pool: DescriptorPool,
     /// Symbols the server said it does not know, so we ask only once.
     not_found: HashSet<String>,
-    /// Whether files keep their source info (see `Files::drop_comments`).
+    /// Whether files keep their source info (see `Files::without_schema_text`).
     comments: bool,
     /// --schema-cache: where the files go, what they are, and whether the
     /// pool came from it (and has not been refreshed since).
@@ -128,6 +128,12 @@ impl Reflection {
                     RawFile::decode(bytes).ok()
                 })
                 .collect();
+            let files = files.map(|mut files| {
+                if !self.comments {
+                    pool::add_stand_in(&mut files);
+                }
+                files
+            });
             let mut pool = DescriptorPool::new();
             // Files that no longer build (an entry of another rpcurl's
             // making, say) are fetched again.
@@ -353,7 +359,10 @@ impl Reflection {
                 break;
             }
         }
-        let files: Vec<RawFile> = order.iter().filter_map(|n| pending.remove(n)).collect();
+        let mut files: Vec<RawFile> = order.iter().filter_map(|n| pending.remove(n)).collect();
+        if !self.comments && self.pool.files().next().is_none() {
+            pool::add_stand_in(&mut files);
+        }
         pool::add_raw_files(
             &mut self.pool,
             files,
