@@ -19,10 +19,19 @@ RPCURL=target/release/rpcurl
 WORK=$(mktemp -d)
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
+# The large schema of bench/compare.sh (P6, P7), made the same way.
+LARGE=bench/.cache/large.binpb
+if [[ ! -s $LARGE || bench/large_schema.py -nt $LARGE ]]; then
+    rm -rf bench/.cache/large
+    mkdir -p bench/.cache
+    python3 bench/large_schema.py bench/.cache/large >&2
+    "$RPCURL" export --schema bench/.cache/large --protoset-out "$LARGE"
+fi
+
 printf '{"rpcurl.test.v1.TestService/Count": {"responses": [{"index": 1, "text": "tick"}], "repeat": 20}}\n' \
     >"$WORK/responses.json"
-"$RPCURL" serve -q --schema descriptors/test.binpb --responses "$WORK/responses.json" \
-    --listen 127.0.0.1:0 2>"$WORK/serve.log" &
+"$RPCURL" serve -q --schema descriptors/test.binpb --schema "$LARGE" \
+    --responses "$WORK/responses.json" --listen 127.0.0.1:0 2>"$WORK/serve.log" &
 SERVER=$!
 ADDR=
 for _ in $(seq 100); do
@@ -33,7 +42,8 @@ done
 [[ -n $ADDR ]] || { echo "error: rpcurl serve did not start" >&2; exit 1; }
 URL=http://$ADDR/rpcurl.test.v1.TestService
 
-# The runs whose start-up matters: each becomes one callgrind profile.
+# The runs whose start-up matters (those of bench/compare.sh's start-up cases
+# among them): each becomes one callgrind profile.
 n=0
 profile() {
     n=$((n + 1))
@@ -47,6 +57,9 @@ profile --protocol connect --schema descriptors/test.binpb -d '{"fString":"hi"}'
 profile --schema descriptors/test.binpb -d '{}' "$URL/Count"
 profile --schema descriptors/test.binpb --list-methods "http://$ADDR"
 profile --plaintext "$ADDR" list
+LARGE_URL=http://$ADDR/bench.large.catalog.v1.CatalogService/EchoItem
+profile --schema "$LARGE" -d '{"name":"hi"}' "$LARGE_URL"
+profile -d '{"name":"hi"}' "$LARGE_URL"
 
 nm --defined-only "$RPCURL" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u >"$WORK/symbols"
 python3 - "$WORK" "$n" >link/startup.order <<'PY'
