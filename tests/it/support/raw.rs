@@ -77,50 +77,12 @@ pub fn h2_server(answer: Answer) -> SocketAddr {
     addr
 }
 
-/// A TCP proxy to `upstream` that closes both sides once `limit` bytes have
-/// come back from the server: a server dying mid-stream.
-pub fn cutting_proxy(upstream: SocketAddr, limit: usize) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(upstream) else {
-                continue;
-            };
-            let (mut c_read, mut s_write) = (
-                client.try_clone().expect("clone"),
-                server.try_clone().expect("clone"),
-            );
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut c_read, &mut s_write);
-            });
-            std::thread::spawn(move || {
-                let (mut s_read, mut c_write) = (server, client);
-                let mut sent = 0;
-                let mut buf = [0u8; 1024];
-                while sent < limit {
-                    let want = buf.len().min(limit - sent);
-                    match s_read.read(&mut buf[..want]) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if c_write.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                            sent += n;
-                        }
-                    }
-                }
-                let _ = c_write.shutdown(std::net::Shutdown::Both);
-                let _ = s_read.shutdown(std::net::Shutdown::Both);
-            });
-        }
-    });
-    addr
-}
-
-/// A TCP proxy to `upstream` that passes on each read from the server
-/// `delay` late: every round trip through it takes at least `delay`.
-pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAddr {
+/// A TCP proxy to `upstream`: what the client sends goes through as it
+/// is, and `answer(server, client)` carries the server's side back.
+fn proxy(
+    upstream: SocketAddr,
+    answer: impl Fn(TcpStream, TcpStream) + Copy + Send + 'static,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     std::thread::spawn(move || {
@@ -136,25 +98,61 @@ pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAdd
                 let _ = std::io::copy(&mut c_read, &mut s_write);
                 let _ = s_write.shutdown(std::net::Shutdown::Write);
             });
-            std::thread::spawn(move || {
-                let (mut s_read, mut c_write) = (server, client);
-                let mut buf = [0u8; 16384];
-                loop {
-                    match s_read.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            std::thread::sleep(delay);
-                            if c_write.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let _ = c_write.shutdown(std::net::Shutdown::Both);
-            });
+            std::thread::spawn(move || answer(server, client));
         }
     });
     addr
+}
+
+/// A TCP proxy to `upstream` that closes both sides once `limit` bytes have
+/// come back from the server: a server dying mid-stream.
+pub fn cutting_proxy(upstream: SocketAddr, limit: usize) -> SocketAddr {
+    proxy(upstream, move |server, client| {
+        cut_after(server, client, limit)
+    })
+}
+
+fn cut_after(mut s_read: TcpStream, mut c_write: TcpStream, limit: usize) {
+    let mut sent = 0;
+    let mut buf = [0u8; 1024];
+    while sent < limit {
+        let want = buf.len().min(limit - sent);
+        match s_read.read(&mut buf[..want]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if c_write.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                sent += n;
+            }
+        }
+    }
+    let _ = c_write.shutdown(std::net::Shutdown::Both);
+    let _ = s_read.shutdown(std::net::Shutdown::Both);
+}
+
+/// A TCP proxy to `upstream` that passes on each read from the server
+/// `delay` late: every round trip through it takes at least `delay`.
+pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAddr {
+    proxy(upstream, move |server, client| {
+        pass_late(server, client, delay)
+    })
+}
+
+fn pass_late(mut s_read: TcpStream, mut c_write: TcpStream, delay: std::time::Duration) {
+    let mut buf = [0u8; 16384];
+    loop {
+        match s_read.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                std::thread::sleep(delay);
+                if c_write.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = c_write.shutdown(std::net::Shutdown::Both);
 }
 
 /// One header field as it goes on the wire, bytes as they are (a value
