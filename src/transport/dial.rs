@@ -237,21 +237,7 @@ async fn http2(
                 error_chain(&e)
             ))
         })?;
-    let watcher = sniffer.clone();
-    tokio::spawn(async move {
-        // Errors surface on the streams that use the connection; but if the
-        // connection ends before the server said anything (a failed write,
-        // say), the handshake must hear of it.
-        let result = connection.await;
-        watcher.record(First {
-            bytes: Vec::new(),
-            error: Some(std::io::ErrorKind::ConnectionAborted),
-            detail: Some(match result {
-                Ok(()) => CLOSED.into(),
-                Err(e) => connection_error(&e),
-            }),
-        });
-    });
+    watch(connection, &sniffer, None);
     check_first_bytes(&sniffer, server, what).await?;
     Ok(Sender::Http2(sender, oversized))
 }
@@ -303,11 +289,26 @@ async fn direct(
             ))
         })?;
     let closed = Arc::new(AtomicBool::new(false));
-    let ended = closed.clone();
+    watch(connection, &sniffer, Some(closed.clone()));
+    check_first_bytes(&sniffer, server, what).await?;
+    Ok(Sender::Direct(sender, oversized, closed))
+}
+
+/// Drives an HTTP/2 connection. Errors surface on the streams that use
+/// it; but if it ends before the server said anything (a failed write,
+/// say), the handshake must hear of it. `ended`, if given, is set when it
+/// ends.
+fn watch<E: std::error::Error + 'static>(
+    connection: impl Future<Output = std::result::Result<(), E>> + Send + 'static,
+    sniffer: &Sniffer,
+    ended: Option<Arc<AtomicBool>>,
+) {
     let watcher = sniffer.clone();
     tokio::spawn(async move {
         let result = connection.await;
-        ended.store(true, Ordering::Relaxed);
+        if let Some(ended) = ended {
+            ended.store(true, Ordering::Relaxed);
+        }
         watcher.record(First {
             bytes: Vec::new(),
             error: Some(std::io::ErrorKind::ConnectionAborted),
@@ -317,8 +318,6 @@ async fn direct(
             }),
         });
     });
-    check_first_bytes(&sniffer, server, what).await?;
-    Ok(Sender::Direct(sender, oversized, closed))
 }
 
 async fn tcp(server: &Server, options: &DialOptions, what: &str) -> Result<TcpStream> {

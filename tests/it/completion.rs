@@ -158,24 +158,8 @@ impl Drop for Shell {
 fn bash_completes_methods_symbols_flags_and_files() {
     let shell = Shell::bash();
     shell.source("source <(rpcurl completions bash)");
-    let schema = test_schema();
-    // The URL form: bash splits at ':', the answer keeps the URL.
-    shell.complete(
-        &format!("rpcurl --schema {schema} https://api.example.com/rpcurl.test.v1.TestService/Ec"),
-        "https://api.example.com/rpcurl.test.v1.TestService/Echo",
-    );
-    // grpcurl's form: a method after host:port.
-    shell.complete(
-        &format!("rpcurl --schema {schema} localhost:8080 rpcurl.test.v1.TestService/Cou"),
-        "localhost:8080 rpcurl.test.v1.TestService/Count",
-    );
-    // Symbols for describe.
-    shell.complete(
-        &format!("rpcurl describe --schema {schema} rpcurl.test.v1.WrapReq"),
-        "rpcurl.test.v1.WrapRequest",
-    );
-    // Flags.
-    shell.complete("rpcurl --list-meth", "rpcurl --list-methods");
+    // bash splits the URL form at ':'; the answer keeps the URL.
+    flags_and_schema_methods(&shell);
     // Files for --schema and -d @.
     let dir = descriptors("");
     shell.complete(
@@ -184,8 +168,9 @@ fn bash_completes_methods_symbols_flags_and_files() {
     );
 }
 
-/// What zsh and fish are tested with: flags, and method names from a
-/// schema in both forms of the call.
+/// What every shell is tested with: flags, method names from a schema in
+/// both forms of the call (the URL form, and grpcurl's method after
+/// host:port), and symbols for describe.
 fn flags_and_schema_methods(shell: &Shell) {
     let schema = test_schema();
     shell.complete(
