@@ -142,7 +142,7 @@ fn use_schema(files: files::Files) {
             let Ok(parsed) = rpcurl::harness::MethodName::parse(name) else {
                 continue;
             };
-            if let Some(Ok(resolved)) = run_ready(schema.method(&parsed)) {
+            if let Some(Ok(resolved)) = run_ready(schema.method(&parsed, true)) {
                 exercise_type(&resolved.method.input());
                 exercise_type(&resolved.method.output());
             }
@@ -150,7 +150,7 @@ fn use_schema(files: files::Files) {
     }
     // A name no schema has: the "did you mean" path.
     if let Ok(parsed) = rpcurl::harness::MethodName::parse("fuzz.Nope/Nothing")
-        && let Some(Err(e)) = run_ready(schema.method(&parsed))
+        && let Some(Err(e)) = run_ready(schema.method(&parsed, true))
     {
         drop(e.to_string());
     }

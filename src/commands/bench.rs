@@ -39,7 +39,13 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         false,
     )
     .await?;
-    let resolved = session.schema.method(&method_name).await?;
+    let resolved = session
+        .schema
+        .method(
+            &method_name,
+            super::may_name_types(args.request.data.as_deref()),
+        )
+        .await?;
     let method = resolved.method.clone();
     let (call_options, mut load) = settings::bench_options(&args, &session)?;
     let data = super::data_source(args.request.data.as_deref(), &mut session).await?;

@@ -160,7 +160,13 @@ async fn make_call(
     envelope: Option<&Envelope>,
     started: &mut bool,
 ) -> Result<()> {
-    let resolved = session.schema.method(method_name).await?;
+    let resolved = session
+        .schema
+        .method(
+            method_name,
+            super::may_name_types(args.request.data.as_deref()),
+        )
+        .await?;
     let method = resolved.method.clone();
     if let Some(envelope) = envelope {
         envelope.set_method(format!(

@@ -245,6 +245,13 @@ async fn data_source(data: Option<&str>, session: &mut Session) -> Result<DataSo
     })
 }
 
+/// Whether `-d` may name message types (an `Any`'s "@type"). Inline JSON
+/// cannot without an "@", or a `\u` escape that could spell one; a file or
+/// stdin is not read ahead to see.
+fn may_name_types(data: Option<&str>) -> bool {
+    data.is_some_and(|text| text.contains('@') || text.contains("\\u"))
+}
+
 /// A printer for commands that print JSON values (`json`: highlighted as
 /// --color says), or names and text.
 fn value_printer(

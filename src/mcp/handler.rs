@@ -245,7 +245,7 @@ impl Handler {
         let mut session = self.session.lock().await;
         let resolved = session
             .schema
-            .method(&name)
+            .method(&name, true)
             .await
             .map_err(|e| e.to_string())?;
         let desc = resolved.method.clone();

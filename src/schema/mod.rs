@@ -72,8 +72,12 @@ impl Schema {
         }
     }
 
-    /// Finds a method, reflection first, then the files.
-    pub async fn method(&mut self, name: &MethodName) -> Result<Resolved> {
+    /// Finds a method, reflection first, then the files. `names_types`:
+    /// whether the requests may name message types (an `Any`'s "@type",
+    /// which the JSON reader looks up in the method's own pool); when they
+    /// cannot, a method from the files comes from a pool of its file and
+    /// imports only, not of every file.
+    pub async fn method(&mut self, name: &MethodName, names_types: bool) -> Result<Resolved> {
         // A cached schema without the method may be an old one.
         if let Some(reflection) = self.reflection.as_mut()
             && reflection.is_cached()
@@ -97,7 +101,7 @@ impl Schema {
             // A request that can hold an `Any` may name any type of the
             // set in "@type", and the JSON reader looks it up in the
             // method's pool: that needs every file.
-            if json_any_possible(&found.input()) {
+            if names_types && json_any_possible(&found.input()) {
                 let pool = files.all()?;
                 if let Some(found) = find_method(pool, name)? {
                     return Ok(Resolved {
@@ -445,13 +449,11 @@ fn copy_file(from: &DescriptorPool, to: &mut DescriptorPool, name: &str) -> Resu
         let Some(file) = from.get_file_by_name(&file_name) else {
             continue;
         };
-        let proto = file.file_descriptor_proto().clone();
-        stack.extend(proto.dependency.iter().cloned());
+        stack.extend(file.dependencies().map(|d| d.name().to_string()));
         // The pool's own encoding keeps custom options.
-        files.push(pool::RawFile {
-            raw: file.encode_to_vec(),
-            proto,
-        });
+        let raw = pool::RawFile::decode(file.encode_to_vec())
+            .map_err(|e| Error::local(format!("file '{file_name}' does not decode: {e}")))?;
+        files.push(raw);
     }
     pool::add_raw_files(to, files, "schema", &|dep, importer| {
         format!("'{importer}' imports '{dep}', which no schema provides")

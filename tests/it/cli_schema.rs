@@ -120,6 +120,38 @@ fn any_types_are_fetched_lazily_through_reflection() {
     assert_eq!(run.json()["value"]["note"], json!("extra"));
 }
 
+/// A call from a descriptor set builds the method's file and its imports
+/// only, unless the request may name a type in "@type": then every file, so
+/// that a type the method's file does not import is found, however the key
+/// is spelled. A response's `Any` finds its type in the set either way.
+#[test]
+fn any_types_of_other_files_of_a_set_are_found() {
+    let server = TestServer::start(ReflectionMode::None);
+    let schema = test_schema();
+    let extra =
+        json!({"@type": "type.googleapis.com/rpcurl.test.v1.Extra", "note": "x", "numbers": ["3"]});
+    for data in [
+        r#"{"any": {"@type": "type.googleapis.com/rpcurl.test.v1.Extra", "note": "x", "numbers": ["3"]}}"#,
+        r#"{"any": {"\u0040type": "type.googleapis.com/rpcurl.test.v1.Extra", "note": "x", "numbers": ["3"]}}"#,
+    ] {
+        let run = rpcurl(&["--schema", &schema, "-d", data, &method(&server, "Echo")]);
+        assert_eq!(run.code, 0, "{data}: {}", run.stderr);
+        assert_eq!(run.json()["any"], extra, "{data}");
+    }
+    let run = rpcurl(&[
+        "--schema",
+        &schema,
+        "-d",
+        r#"{"kind":"KIND_EXTRA"}"#,
+        &method(&server, "Wrap"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json(),
+        json!({"value": {"@type": "type.googleapis.com/rpcurl.test.v1.Extra", "note": "extra", "numbers": ["1", "2"]}})
+    );
+}
+
 #[test]
 fn schema_without_imports_loads_with_builtin_types() {
     let server = TestServer::start(ReflectionMode::None);
