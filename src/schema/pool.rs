@@ -91,9 +91,10 @@ fn builtin_file(name: &str) -> Result<Option<RawFile>> {
     let broken =
         |e: prost::DecodeError| Error::local(format!("built-in descriptors do not decode: {e}"));
     if name == OPAQUE_FILE {
+        let proto = opaque_file();
         return Ok(Some(RawFile {
-            raw: opaque_file().encode_to_vec(),
-            proto: opaque_file(),
+            raw: proto.encode_to_vec(),
+            head: FileHead::of(&proto),
         }));
     }
     let set = if name.starts_with("google/protobuf/") {
@@ -196,7 +197,7 @@ pub fn options_stand_in() -> RawFile {
     };
     RawFile {
         raw: proto.encode_to_vec(),
-        proto,
+        head: FileHead::of(&proto),
     }
 }
 
@@ -212,7 +213,7 @@ pub fn uses_descriptor_proto(name: &str, imports: &[String]) -> bool {
 pub fn add_stand_in(files: &mut Vec<RawFile>) {
     if !files
         .iter()
-        .any(|f| uses_descriptor_proto(f.proto.name(), &f.proto.dependency))
+        .any(|f| uses_descriptor_proto(f.head.name(), &f.head.dependency))
     {
         files.push(options_stand_in());
     }
@@ -221,7 +222,7 @@ pub fn add_stand_in(files: &mut Vec<RawFile>) {
 /// Refuses files prost-reflect cannot represent. It panics on Editions
 /// descriptors (0.16), so they must never reach it: [`add_raw_files`]
 /// lowers them first, and this stays as the guard behind that.
-pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
+pub fn check_supported(file: &FileHead, origin: &str) -> Result<()> {
     if file.syntax.as_deref() == Some("editions") {
         return Err(Error::local(format!(
             "{origin}: file '{}' uses Protobuf Editions, which rpcurl cannot read yet (proto2 and proto3 only)",
@@ -230,7 +231,7 @@ pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
     }
     // prost-reflect accepts a map entry without its key or value field and
     // then panics when asked for it (found by fuzzing).
-    let mut stack: Vec<(&prost_types::DescriptorProto, String)> = file
+    let mut stack: Vec<(&MessageShape, String)> = file
         .message_type
         .iter()
         .map(|m| (m, m.name().to_string()))
@@ -256,22 +257,72 @@ pub fn check_supported(file: &FileDescriptorProto, origin: &str) -> Result<()> {
     Ok(())
 }
 
-/// One file of a schema: its decoded descriptor (for names, imports and
-/// checks) and its bytes as they came. The pool is built from the bytes,
-/// because prost-types drops custom options (`google.api.http`,
+/// One file of a schema: what rpcurl reads of it before it is built (its
+/// [`FileHead`]) and its bytes as they came. The pool is built from the
+/// bytes, because prost-types drops custom options (`google.api.http`,
 /// `buf.validate.field`, …) and `describe` must keep them.
 #[derive(Clone, Debug)]
 pub struct RawFile {
-    pub proto: FileDescriptorProto,
+    pub head: FileHead,
     pub raw: Vec<u8>,
 }
 
 impl RawFile {
     pub fn decode(raw: Vec<u8>) -> std::result::Result<RawFile, prost::DecodeError> {
         Ok(RawFile {
-            proto: FileDescriptorProto::decode(raw.as_slice())?,
+            head: FileHead::decode(raw.as_slice())?,
             raw,
         })
+    }
+}
+
+/// The parts of a FileDescriptorProto read before prost-reflect builds the
+/// file: its name, imports and syntax, and its messages' shape for
+/// [`check_supported`]. The rest (source info, options, names of fields
+/// and types) is skipped unread: prost-reflect decodes it when it builds
+/// the file, and decoding it twice was a tenth of a short call's work.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FileHead {
+    #[prost(string, optional, tag = "1")]
+    pub name: Option<String>,
+    #[prost(string, repeated, tag = "3")]
+    pub dependency: Vec<String>,
+    #[prost(message, repeated, tag = "4")]
+    message_type: Vec<MessageShape>,
+    #[prost(string, optional, tag = "12")]
+    syntax: Option<String>,
+}
+
+/// A DescriptorProto's name, field numbers, nested messages and
+/// `map_entry` option.
+#[derive(Clone, PartialEq, prost::Message)]
+struct MessageShape {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
+    #[prost(message, repeated, tag = "2")]
+    field: Vec<FieldNumber>,
+    #[prost(message, repeated, tag = "3")]
+    nested_type: Vec<MessageShape>,
+    #[prost(message, optional, tag = "7")]
+    options: Option<MapEntryOption>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct FieldNumber {
+    #[prost(int32, optional, tag = "3")]
+    number: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct MapEntryOption {
+    #[prost(bool, optional, tag = "7")]
+    map_entry: Option<bool>,
+}
+
+impl FileHead {
+    /// The head of a file built in code.
+    fn of(proto: &FileDescriptorProto) -> FileHead {
+        FileHead::decode(proto.encode_to_vec().as_slice()).unwrap_or_default()
     }
 }
 
@@ -307,24 +358,27 @@ pub fn add_raw_files(
     origin: &str,
     missing: &dyn Fn(&str, &str) -> String,
 ) -> Result<()> {
-    let mut pending: HashMap<String, FileDescriptorProto> = HashMap::new();
+    let mut pending: HashMap<String, FileHead> = HashMap::new();
     let mut raw_of: HashMap<String, Vec<u8>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for file in files {
-        let name = file.proto.name().to_string();
+        let name = file.head.name().to_string();
         if pool.get_file_by_name(&name).is_some() || pending.contains_key(&name) {
             continue;
         }
         // Editions files become the proto2 or proto3 file that behaves the
         // same; the original is remembered (see schema/editions.rs).
-        let file = match super::editions::lower_file(&file.raw, file.proto.syntax(), origin)? {
-            Some((proto, raw)) => RawFile { proto, raw },
+        let file = match super::editions::lower_file(&file.raw, file.head.syntax(), origin)? {
+            Some((proto, raw)) => RawFile {
+                head: FileHead::of(&proto),
+                raw,
+            },
             None => file,
         };
-        check_supported(&file.proto, origin)?;
+        check_supported(&file.head, origin)?;
         order.push(name.clone());
         raw_of.insert(name.clone(), file.raw);
-        pending.insert(name, file.proto);
+        pending.insert(name, file.head);
     }
     // Imports no file brings and the pool lacks: rpcurl's built-in files
     // (well-known types, google.rpc) stand in, so that a pool need not
@@ -361,10 +415,10 @@ pub fn add_raw_files(
         let Some(file) = builtin_file(&name)? else {
             continue;
         };
-        wanted.extend(file.proto.dependency.iter().cloned());
+        wanted.extend(file.head.dependency.iter().cloned());
         order.push(name.clone());
         raw_of.insert(name.clone(), file.raw);
-        pending.insert(name, file.proto);
+        pending.insert(name, file.head);
     }
     let mut sorted = Vec::with_capacity(pending.len());
     let mut done: HashSet<String> = HashSet::new();
@@ -397,7 +451,7 @@ pub fn add_raw_files(
 /// would overflow the stack (found by fuzzing).
 fn visit(
     name: &str,
-    pending: &HashMap<String, FileDescriptorProto>,
+    pending: &HashMap<String, FileHead>,
     pool: &DescriptorPool,
     done: &mut HashSet<String>,
     visiting: &mut HashSet<String>,
@@ -472,7 +526,7 @@ mod tests {
             .into_iter()
             .map(|proto| RawFile {
                 raw: proto.encode_to_vec(),
-                proto,
+                head: FileHead::of(&proto),
             })
             .collect();
         add_raw_files(pool, files, origin, missing)

@@ -311,7 +311,7 @@ impl Reflection {
                         "server reflection sent a file descriptor that does not decode: {e}"
                     ))
                 })?;
-                let name = file.proto.name().to_string();
+                let name = file.head.name().to_string();
                 if self.pool.get_file_by_name(&name).is_none()
                     && !pending.contains_key(&name)
                     && !pool::is_builtin(&name)
@@ -325,7 +325,7 @@ impl Reflection {
             }
             let missing: Vec<String> = pending
                 .values()
-                .flat_map(|f| f.proto.dependency.iter())
+                .flat_map(|f| f.head.dependency.iter())
                 .filter(|d| {
                     self.pool.get_file_by_name(d).is_none()
                         && !pending.contains_key(*d)
