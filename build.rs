@@ -8,6 +8,13 @@
 //! Only where the linker is known to be lld, which takes the list: rustc
 //! 1.90 and later link x86_64-unknown-linux-gnu with it unless a linker or
 //! linker flags are configured. Anywhere else the build is unchanged.
+//!
+//! Release builds for x86_64-unknown-linux-gnu with the default linker
+//! (lld or not) are also linked as a position-dependent executable
+//! (`-no-pie`), as Go links buf and grpcurl: the dynamic loader then has
+//! no relocations to apply at start-up and no relocated data pages to copy
+//! (an eighth of `rpcurl --version`'s time; docs/design.md, "Choices").
+//! Shared libraries, the heap and the stack are still placed at random.
 
 use std::env::var;
 
@@ -19,6 +26,9 @@ fn main() {
     let target = var("TARGET").is_ok_and(|t| t == "x86_64-unknown-linux-gnu");
     let default_linker = var("RUSTC_LINKER").is_err()
         && !var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| f.contains("link"));
+    if release && target && default_linker {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
     if !(release && target && default_linker && rustc_links_with_lld()) {
         return;
     }
