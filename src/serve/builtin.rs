@@ -3,7 +3,8 @@
 //! checking. Both answer from the served pool, so a client sees exactly the
 //! schema the server was started with.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor, Value};
@@ -69,11 +70,32 @@ pub fn add_to(pool: &mut DescriptorPool) -> Result<()> {
     Ok(())
 }
 
+/// Each file's encoding as reflection hands it out, made on first use:
+/// encoding a file with its source info again for every request was most
+/// of the server's work for a reflection answer.
+#[derive(Default)]
+pub struct EncodedFiles(Mutex<HashMap<String, Arc<[u8]>>>);
+
+impl EncodedFiles {
+    fn get(&self, file: &FileDescriptor) -> Arc<[u8]> {
+        let mut files = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        files
+            .entry(file.name().to_string())
+            // Editions files as they came, not as rpcurl lowered them.
+            .or_insert_with(|| crate::schema::editions::encode_original(file).into())
+            .clone()
+    }
+}
+
 /// Answers one reflection request from `pool`; `services` is what
 /// list_services reports.
 pub fn reflect(
     pool: &DescriptorPool,
     services: &[String],
+    encoded: &EncodedFiles,
     request: &DynamicMessage,
     response_type: &MessageDescriptor,
 ) -> Result<DynamicMessage, Status> {
@@ -93,8 +115,7 @@ pub fn reflect(
         MessageResponse::FileDescriptorResponse(FileDescriptorResponse {
             file_descriptor_proto: with_dependencies(file)
                 .iter()
-                // Editions files as they came, not as rpcurl lowered them.
-                .map(crate::schema::editions::encode_original)
+                .map(|file| encoded.get(file).to_vec())
                 .collect(),
         })
     };

@@ -284,8 +284,13 @@ impl Call {
                 let mut index = 0;
                 while let Some(request) = self.next(index).await? {
                     let request = decoded(request)?;
-                    let response =
-                        builtin::reflect(&shared.pool, &shared.services, &request, &output)?;
+                    let response = builtin::reflect(
+                        &shared.pool,
+                        &shared.services,
+                        &shared.reflection_files,
+                        &request,
+                        &output,
+                    )?;
                     self.send(self.encode(response)).await?;
                     index += 1;
                 }

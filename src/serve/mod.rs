@@ -56,6 +56,8 @@ pub struct Shared {
     pub log: Log,
     /// Services listed by reflection and known to health checks.
     pub services: Vec<String>,
+    /// The files reflection hands out, encoded once.
+    pub reflection_files: builtin::EncodedFiles,
     routes: Routes,
     /// Methods' google.api.http rules, and their OpenAPI document.
     rest: rest::RestRoutes,
@@ -90,6 +92,7 @@ pub fn prepare(config: Config) -> Result<(Arc<Shared>, Option<tokio_rustls::TlsA
             answers,
             log,
             services,
+            reflection_files: Default::default(),
             routes,
             rest,
             warnings,
