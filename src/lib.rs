@@ -73,7 +73,7 @@ pub mod harness {
         }
     }
     pub mod schema {
-        pub use crate::schema::{Schema, suggest};
+        pub use crate::schema::{Schema, Use, suggest};
         pub mod files {
             pub use crate::schema::files::{Files, load};
         }

@@ -19,7 +19,7 @@ use prost_reflect::{
 use rpcurl::harness::json::{self, AnyCache};
 use rpcurl::harness::output::{self, Printer};
 use rpcurl::harness::protocol::{connect, frame, grpc};
-use rpcurl::harness::schema::{self, Schema, files, pool};
+use rpcurl::harness::schema::{self, Schema, Use, files, pool};
 
 /// The rich test schema: every scalar, enums, nesting, maps, oneofs,
 /// well-known types, `Any` and recursion (`rpcurl.test.v1.Everything`).
@@ -142,7 +142,12 @@ fn use_schema(files: files::Files) {
             let Ok(parsed) = rpcurl::harness::MethodName::parse(name) else {
                 continue;
             };
-            if let Some(Ok(resolved)) = run_ready(schema.method(&parsed, true)) {
+            // Cut down for one call, then whole.
+            if let Some(Ok(resolved)) = run_ready(schema.method(&parsed, Use::OneCall)) {
+                exercise_type(&resolved.method.input());
+                exercise_type(&resolved.method.output());
+            }
+            if let Some(Ok(resolved)) = run_ready(schema.method(&parsed, Use::Any)) {
                 exercise_type(&resolved.method.input());
                 exercise_type(&resolved.method.output());
             }
@@ -150,7 +155,7 @@ fn use_schema(files: files::Files) {
     }
     // A name no schema has: the "did you mean" path.
     if let Ok(parsed) = rpcurl::harness::MethodName::parse("fuzz.Nope/Nothing")
-        && let Some(Err(e)) = run_ready(schema.method(&parsed, true))
+        && let Some(Err(e)) = run_ready(schema.method(&parsed, Use::Any))
     {
         drop(e.to_string());
     }

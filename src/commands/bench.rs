@@ -8,6 +8,7 @@ use crate::bench::{self, Format};
 use crate::call::Prepared;
 use crate::cli::{BenchArgs, settings};
 use crate::error::{Error, Result};
+use crate::schema::Use;
 use crate::session;
 use crate::target;
 
@@ -43,7 +44,11 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         .schema
         .method(
             &method_name,
-            super::may_name_types(args.request.data.as_deref()),
+            if super::may_name_types(args.request.data.as_deref()) {
+                Use::Any
+            } else {
+                Use::Calls
+            },
         )
         .await?;
     let method = resolved.method.clone();

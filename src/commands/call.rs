@@ -7,6 +7,7 @@ use crate::envelope::{self, Envelope};
 use crate::error::{Error, Result};
 use crate::output::{self, Printer};
 use crate::rest;
+use crate::schema::Use;
 use crate::session;
 use crate::status::{Code, Status};
 use crate::target::{self, MethodName};
@@ -160,13 +161,16 @@ async fn make_call(
     envelope: Option<&Envelope>,
     started: &mut bool,
 ) -> Result<()> {
-    let resolved = session
-        .schema
-        .method(
-            method_name,
-            super::may_name_types(args.request.data.as_deref()),
-        )
-        .await?;
+    // A REST call reads the method's google.api.http rules, which a cut
+    // pool leaves out.
+    let used = if super::may_name_types(args.request.data.as_deref()) {
+        Use::Any
+    } else if settings::rest_binding(args).is_some() {
+        Use::Calls
+    } else {
+        Use::OneCall
+    };
+    let resolved = session.schema.method(method_name, used).await?;
     let method = resolved.method.clone();
     if let Some(envelope) = envelope {
         envelope.set_method(format!(

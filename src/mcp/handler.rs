@@ -245,7 +245,7 @@ impl Handler {
         let mut session = self.session.lock().await;
         let resolved = session
             .schema
-            .method(&name, true)
+            .method(&name, crate::schema::Use::Any)
             .await
             .map_err(|e| e.to_string())?;
         let desc = resolved.method.clone();

@@ -212,6 +212,18 @@ impl Files {
     /// False when no file defines it at the top level (a package-scoped
     /// enum value, say: [`Files::all`] finds those).
     pub fn ensure_symbol(&mut self, symbol: &str) -> Result<bool> {
+        match self.defining(symbol) {
+            Some(index) => {
+                self.build(vec![index])?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The file that defines `symbol` at its top level, or the top-level
+    /// symbol that encloses it.
+    fn defining(&self, symbol: &str) -> Option<usize> {
         let symbol = symbol.trim().trim_start_matches('.');
         // The innermost package wins (`a.b.C` in package `a.b` over a
         // message `b` in package `a`).
@@ -223,13 +235,56 @@ impl Files {
                 found = Some(index);
             }
         }
-        match found {
-            Some(index) => {
-                self.build(vec![index])?;
-                Ok(true)
+        found
+    }
+
+    /// For one call of `service`/`method`: its files cut down to what the
+    /// method reaches, in a pool of their own, leaving this one as it is
+    /// (see [`super::prune::build`]). None when they cannot be cut, or when
+    /// another file of the set extends a message (a whole build adds it).
+    pub fn cut_for(&self, service: &str, method: &str) -> Result<Option<DescriptorPool>> {
+        let Some(root) = self.defining(service) else {
+            return Ok(None);
+        };
+        let mut closure = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack = vec![root];
+        while let Some(index) = stack.pop() {
+            if !seen.insert(index) {
+                continue;
             }
-            None => Ok(false),
+            closure.push(index);
+            stack.extend(
+                self.entries[index]
+                    .deps
+                    .iter()
+                    .filter_map(|d| self.by_name.get(d).copied()),
+            );
         }
+        let extends_elsewhere = self.entries.iter().enumerate().any(|(index, entry)| {
+            !seen.contains(&index)
+                && entry
+                    .extendees
+                    .iter()
+                    .any(|extendee| !extendee.starts_with(".google.protobuf."))
+        });
+        if extends_elsewhere {
+            return Ok(None);
+        }
+        let mut files = Vec::with_capacity(closure.len());
+        for index in closure {
+            let entry = &self.entries[index];
+            files.push(
+                RawFile::decode(pool::without_source_info(&entry.raw)).map_err(|e| {
+                    Error::local(format!(
+                        "{}: file '{}' does not decode: {e}",
+                        self.origin, entry.name
+                    ))
+                })?,
+            );
+        }
+        let missing = |dep: &str, importer: &str| missing_import(&self.origin, dep, importer);
+        super::prune::build(files, service, method, &self.origin, &missing)
     }
 
     /// Builds a file by name, with its imports; false when no set has it.

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod files;
 pub mod lookup;
 pub mod pool;
+mod prune;
 pub mod reflection;
 pub mod sources;
 
@@ -28,6 +29,22 @@ use reflection::Reflection;
 pub enum Source {
     Reflection,
     Files,
+}
+
+/// What the caller of [`Schema::method`] will do with the method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// Anything, requests that name types in "@type" among it: a method
+    /// from the files whose request can hold an `Any` comes with every file
+    /// (the JSON reader looks that type up in the method's own pool).
+    Any,
+    /// Calls whose requests name no types: the method's file and imports.
+    Calls,
+    /// One call whose requests name no types and that reads nothing of the
+    /// schema but the method and its types: those alone where the files can
+    /// be cut down to them (`prune.rs`), in a pool of the call's own, else
+    /// as [`Use::Calls`].
+    OneCall,
 }
 
 /// A method and the source that knows its types.
@@ -72,12 +89,14 @@ impl Schema {
         }
     }
 
-    /// Finds a method, reflection first, then the files. `names_types`:
-    /// whether the requests may name message types (an `Any`'s "@type",
-    /// which the JSON reader looks up in the method's own pool); when they
-    /// cannot, a method from the files comes from a pool of its file and
-    /// imports only, not of every file.
-    pub async fn method(&mut self, name: &MethodName, names_types: bool) -> Result<Resolved> {
+    /// Finds a method, reflection first, then the files, with as much of
+    /// the schema as `used` needs.
+    pub async fn method(&mut self, name: &MethodName, used: Use) -> Result<Resolved> {
+        if used == Use::OneCall
+            && let Some(found) = self.method_cut(name).await?
+        {
+            return Ok(found);
+        }
         // A cached schema without the method may be an old one.
         if let Some(reflection) = self.reflection.as_mut()
             && reflection.is_cached()
@@ -101,7 +120,7 @@ impl Schema {
             // A request that can hold an `Any` may name any type of the
             // set in "@type", and the JSON reader looks it up in the
             // method's pool: that needs every file.
-            if names_types && json_any_possible(&found.input()) {
+            if used == Use::Any && json_any_possible(&found.input()) {
                 let pool = files.all()?;
                 if let Some(found) = find_method(pool, name)? {
                     return Ok(Resolved {
@@ -116,6 +135,24 @@ impl Schema {
             });
         }
         Err(self.not_found(name).await)
+    }
+
+    /// The method in a pool of its own types alone (see [`Use::OneCall`]);
+    /// None when its files cannot be cut down. With both sources, only
+    /// reflection's files are cut.
+    async fn method_cut(&mut self, name: &MethodName) -> Result<Option<Resolved>> {
+        let (pool, source) = match (self.reflection.as_mut(), self.files.as_ref()) {
+            (Some(reflection), _) if !reflection.is_cached() => (
+                reflection.cut_for(&name.service, &name.method).await?,
+                Source::Reflection,
+            ),
+            (None, Some(files)) => (files.cut_for(&name.service, &name.method)?, Source::Files),
+            _ => (None, Source::Files),
+        };
+        Ok(match pool {
+            Some(pool) => find_method(&pool, name)?.map(|method| Resolved { method, source }),
+            None => None,
+        })
     }
 
     /// Explains a method that no source has, with the closest names.

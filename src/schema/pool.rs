@@ -87,7 +87,7 @@ pub fn is_builtin(name: &str) -> bool {
 
 /// A file of [`base`], without building that pool: the well-known types
 /// and google.rpc from the built-in sets.
-fn builtin_file(name: &str) -> Result<Option<RawFile>> {
+pub(super) fn builtin_file(name: &str) -> Result<Option<RawFile>> {
     let broken =
         |e: prost::DecodeError| Error::local(format!("built-in descriptors do not decode: {e}"));
     if name == OPAQUE_FILE {

@@ -294,6 +294,61 @@ impl Reflection {
     /// rpcurl's own copies stand in (`pool::add_raw_files`), so they mean
     /// the same whatever the server has.
     async fn add(&mut self, encoded: Vec<Vec<u8>>) -> Result<()> {
+        let fetched = self.fetch(encoded).await?;
+        self.build(fetched)
+    }
+
+    /// For one call of `service`/`method`: the files it needs, cut down to
+    /// what the method reaches, in a pool of their own, leaving this one as
+    /// it is (see [`super::prune::build`]). None when the pool has the service
+    /// already, the server does not know it, a cache is kept (it keeps
+    /// whole files), or the files cannot be cut: then they are added whole.
+    pub async fn cut_for(&mut self, service: &str, method: &str) -> Result<Option<DescriptorPool>> {
+        if self.comments
+            || self.cache.is_some()
+            || has_symbol(&self.pool, service)
+            || self.not_found.contains(service)
+        {
+            return Ok(None);
+        }
+        let answer = match self
+            .ask(MessageRequest::FileContainingSymbol(service.to_string()))
+            .await
+        {
+            Err(Error::Status(status)) if status.code == Code::NotFound => {
+                self.not_found.insert(service.to_string());
+                return Ok(None);
+            }
+            other => other?,
+        };
+        let files = match answer {
+            MessageResponse::FileDescriptorResponse(files) => files.file_descriptor_proto,
+            MessageResponse::ErrorResponse(e) if Code::from_i32(e.error_code) == Code::NotFound => {
+                self.not_found.insert(service.to_string());
+                return Ok(None);
+            }
+            MessageResponse::ErrorResponse(e) => {
+                return Err(reflection_error(e.error_code, &e.error_message));
+            }
+            _ => return Err(unexpected("a file containing a symbol")),
+        };
+        let fetched = self.fetch(files).await?;
+        let cut = super::prune::build(
+            fetched.files.clone(),
+            service,
+            method,
+            "server reflection",
+            &missing_from_server,
+        )?;
+        if cut.is_none() {
+            self.build(fetched)?;
+        }
+        Ok(cut)
+    }
+
+    /// The files of one answer, and whatever they import that neither the
+    /// pool nor the answer holds, fetched; none of them built yet.
+    async fn fetch(&mut self, encoded: Vec<Vec<u8>>) -> Result<Fetched> {
         let mut pending: HashMap<String, RawFile> = HashMap::new();
         // As the server sent them (with source info), for the cache.
         let mut originals: HashMap<String, Vec<u8>> = HashMap::new();
@@ -359,7 +414,21 @@ impl Reflection {
                 break;
             }
         }
-        let mut files: Vec<RawFile> = order.iter().filter_map(|n| pending.remove(n)).collect();
+        let files: Vec<RawFile> = order.iter().filter_map(|n| pending.remove(n)).collect();
+        Ok(Fetched {
+            files,
+            originals,
+            order,
+        })
+    }
+
+    /// Adds fetched files to the pool (and to the cache).
+    fn build(&mut self, fetched: Fetched) -> Result<()> {
+        let Fetched {
+            mut files,
+            mut originals,
+            order,
+        } = fetched;
         if !self.comments && self.pool.files().next().is_none() {
             pool::add_stand_in(&mut files);
         }
@@ -367,11 +436,7 @@ impl Reflection {
             &mut self.pool,
             files,
             "server reflection",
-            &|dep, importer| {
-                format!(
-                    "server reflection: '{importer}' imports '{dep}', which the server did not provide"
-                )
-            },
+            &missing_from_server,
         )?;
         if self.cache.is_some() {
             self.remember(|entry| {
@@ -530,6 +595,19 @@ fn reflection_error(code: i32, message: &str) -> Error {
         Code::from_i32(code),
         format!("server reflection failed: {message}"),
     )
+}
+
+/// What one reflection answer brought, before it is built: its files (the
+/// well-known types and google.rpc set aside), and for the cache the bytes
+/// as the server sent them, by name, in the order they came.
+struct Fetched {
+    files: Vec<RawFile>,
+    originals: HashMap<String, Vec<u8>>,
+    order: Vec<String>,
+}
+
+fn missing_from_server(dep: &str, importer: &str) -> String {
+    format!("server reflection: '{importer}' imports '{dep}', which the server did not provide")
 }
 
 fn unexpected(what: &str) -> Error {
