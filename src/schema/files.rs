@@ -246,6 +246,10 @@ impl Files {
         let Some(root) = self.defining(service) else {
             return Ok(None);
         };
+        // As `prune::build` would decide, before decoding anything.
+        if self.entries[root].deps.iter().any(|d| d == pool::ANY_FILE) {
+            return Ok(None);
+        }
         let mut closure = Vec::new();
         let mut seen = HashSet::new();
         let mut stack = vec![root];
@@ -274,14 +278,13 @@ impl Files {
         let mut files = Vec::with_capacity(closure.len());
         for index in closure {
             let entry = &self.entries[index];
-            files.push(
-                RawFile::decode(pool::without_source_info(&entry.raw)).map_err(|e| {
-                    Error::local(format!(
-                        "{}: file '{}' does not decode: {e}",
-                        self.origin, entry.name
-                    ))
-                })?,
-            );
+            // The cut leaves source info out.
+            files.push(RawFile::decode(entry.raw.to_vec()).map_err(|e| {
+                Error::local(format!(
+                    "{}: file '{}' does not decode: {e}",
+                    self.origin, entry.name
+                ))
+            })?);
         }
         let missing = |dep: &str, importer: &str| missing_import(&self.origin, dep, importer);
         super::prune::build(files, service, method, &self.origin, &missing)

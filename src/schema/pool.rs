@@ -48,7 +48,7 @@ pub fn base() -> DescriptorPool {
     .clone()
 }
 
-const ANY_FILE: &str = "google/protobuf/any.proto";
+pub const ANY_FILE: &str = "google/protobuf/any.proto";
 /// What a pool that has `Any` is given (see [`add_raw_files`]).
 const ANY_SUPPORT: &[&str] = &[
     "google/rpc/code.proto",
@@ -102,15 +102,13 @@ pub(super) fn builtin_file(name: &str) -> Result<Option<RawFile>> {
     } else {
         BUILTIN
     };
-    for raw in RawSet::decode(set).map_err(broken)?.file {
-        // Only the name is read until the file is found.
-        if FileName::decode(raw.as_slice())
-            .map_err(broken)?
-            .name
-            .as_deref()
-            == Some(name)
+    // Only the names are read, in place, until the file is found.
+    for field in super::editions::fields(set) {
+        let field = field.map_err(|e| Error::local(format!("built-in descriptors: {e}")))?;
+        if let super::editions::Value::Bytes(raw) = field.value
+            && FileName::decode(raw).map_err(broken)?.name.as_deref() == Some(name)
         {
-            return RawFile::decode(raw).map(Some).map_err(broken);
+            return RawFile::decode(raw.to_vec()).map(Some).map_err(broken);
         }
     }
     Ok(None)

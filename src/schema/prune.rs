@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use prost_reflect::DescriptorPool;
 
 use super::editions::{self, Field, Value};
-use super::pool::{self, RawFile};
+use super::pool::{self, ANY_FILE, RawFile};
 use crate::error::Result;
 
 // Field numbers in descriptor.proto.
@@ -46,22 +46,24 @@ const METHOD_OUTPUT: u32 = 3;
 const ANY: &str = ".google.protobuf.Any";
 
 /// A top-level message, enum or extension field of one file.
-struct Element {
+struct Element<'a> {
     file: usize,
     /// Its index among the file's fields, to keep or leave out.
     field: usize,
-    /// The types it refers to (full names with the leading dot).
-    refs: Vec<String>,
+    /// FILE_MESSAGE, FILE_ENUM or FILE_EXTENSION, and its bytes: what it
+    /// refers to is read once it is reached.
+    kind: u32,
+    payload: &'a [u8],
     /// The messages it extends (its own extendee, or those of the
-    /// extensions declared inside it).
-    extends: Vec<String>,
+    /// extensions declared inside it), read for every element.
+    extends: Vec<&'a str>,
 }
 
 /// The files a call of `service`/`method` needs, cut down to what the
 /// method reaches (see [`cut`]), built into a pool of their own for calls
 /// (with the options stand-in); None when they cannot be cut, and the caller
-/// builds them whole. `files` are the service's file and what it imports,
-/// as far as the schema has them: rpcurl's built-in files stand in for the
+/// builds them whole. `files` are the service's file (first) and what it
+/// imports, as far as the schema has them: rpcurl's built-in files stand in for the
 /// rest, as in [`pool::add_raw_files`].
 pub fn build(
     mut files: Vec<RawFile>,
@@ -70,6 +72,15 @@ pub fn build(
     origin: &str,
     missing: &dyn Fn(&str, &str) -> String,
 ) -> Result<Option<DescriptorPool>> {
+    // The service's file comes first. One that imports any.proto nearly
+    // always holds an `Any` in its methods' messages, which is not cut:
+    // declining at once spares such calls the work of finding out.
+    if files
+        .first()
+        .is_none_or(|f| f.head.dependency.iter().any(|d| d == ANY_FILE))
+    {
+        return Ok(None);
+    }
     let mut have: HashSet<String> = files.iter().map(|f| f.head.name().to_string()).collect();
     let mut next = 0;
     while next < files.len() {
@@ -100,10 +111,10 @@ pub fn cut(files: &[RawFile], service: &str, method: &str) -> Option<Vec<RawFile
         .iter()
         .map(|f| editions::parse(&f.raw).ok())
         .collect::<Option<_>>()?;
-    let mut elements: Vec<Element> = Vec::new();
-    // Full name of every top-level message, enum and extension's message.
+    let mut elements: Vec<Element<'_>> = Vec::new();
+    // Full name of every top-level message and enum.
     let mut by_name: HashMap<String, usize> = HashMap::new();
-    let mut root: Option<(usize, usize, Vec<String>)> = None;
+    let mut root: Option<(usize, usize, Vec<&str>)> = None;
     for (file, fields) in parsed.iter().enumerate() {
         let package = fields
             .iter()
@@ -124,42 +135,33 @@ pub fn cut(files: &[RawFile], service: &str, method: &str) -> Option<Vec<RawFile
             let Value::Bytes(payload) = field.value else {
                 continue;
             };
+            let mut extends = Vec::new();
             match field.number {
                 FILE_SYNTAX if payload == b"editions" => return None,
                 FILE_MESSAGE | FILE_ENUM => {
-                    let name = scope(&name_of(payload)?);
-                    let mut refs = Vec::new();
-                    let mut extends = Vec::new();
+                    let name = scope(name_of(payload)?);
                     if field.number == FILE_MESSAGE {
-                        message_refs(payload, &mut refs, &mut extends)?;
+                        nested_extendees(payload, &mut extends)?;
                     }
                     // The same name twice: a whole build reports it.
                     if by_name.insert(name, elements.len()).is_some() {
                         return None;
                     }
-                    elements.push(Element {
-                        file,
-                        field: index,
-                        refs,
-                        extends,
-                    });
                 }
-                FILE_EXTENSION => {
-                    let mut refs = Vec::new();
-                    let mut extends = Vec::new();
-                    field_refs(payload, &mut refs, &mut extends)?;
-                    elements.push(Element {
-                        file,
-                        field: index,
-                        refs,
-                        extends,
-                    });
-                }
-                FILE_SERVICE if scope(&name_of(payload)?) == format!(".{service}") => {
+                FILE_EXTENSION => field_refs(payload, &mut Vec::new(), &mut extends)?,
+                FILE_SERVICE if scope(name_of(payload)?) == format!(".{service}") => {
                     root = Some((file, index, method_types(payload, method)?));
+                    continue;
                 }
-                _ => {}
+                _ => continue,
             }
+            elements.push(Element {
+                file,
+                field: index,
+                kind: field.number,
+                payload,
+                extends,
+            });
         }
     }
     let (service_file, service_field, method_types) = root?;
@@ -187,8 +189,15 @@ pub fn cut(files: &[RawFile], service: &str, method: &str) -> Option<Vec<RawFile
                 continue;
             }
             kept[index] = true;
+            let element = &elements[index];
+            let mut refs = Vec::new();
+            match element.kind {
+                FILE_MESSAGE => message_refs(element.payload, &mut refs)?,
+                FILE_EXTENSION => field_refs(element.payload, &mut refs, &mut Vec::new())?,
+                _ => {}
+            }
             // What it extends must be there to build it.
-            for name in elements[index].refs.iter().chain(&elements[index].extends) {
+            for name in refs.iter().chain(&element.extends) {
                 wanted.push(resolve(name)?);
             }
         }
@@ -251,7 +260,7 @@ pub fn cut(files: &[RawFile], service: &str, method: &str) -> Option<Vec<RawFile
                     }
                 }
                 FILE_DEPENDENCY => {
-                    if text(field.value).is_some_and(|dep| kept_file_names.contains(dep.as_str())) {
+                    if text(field.value).is_some_and(|dep| kept_file_names.contains(dep)) {
                         raw.extend_from_slice(field.raw);
                     }
                 }
@@ -264,24 +273,24 @@ pub fn cut(files: &[RawFile], service: &str, method: &str) -> Option<Vec<RawFile
     Some(out)
 }
 
-fn text(value: Value<'_>) -> Option<String> {
+fn text(value: Value<'_>) -> Option<&str> {
     match value {
-        Value::Bytes(bytes) => std::str::from_utf8(bytes).ok().map(str::to_string),
+        Value::Bytes(bytes) => std::str::from_utf8(bytes).ok(),
         _ => None,
     }
 }
 
 /// The name (field 1) of a message, enum, service or method.
-fn name_of(payload: &[u8]) -> Option<String> {
+fn name_of(payload: &[u8]) -> Option<&str> {
     editions::fields(payload)
         .filter_map(Result::ok)
         .find(|f| f.number == NAME)
         .and_then(|f| text(f.value))
 }
 
-/// The types a message's fields (nested messages' too) refer to, and the
-/// messages extensions declared in it extend.
-fn message_refs(payload: &[u8], refs: &mut Vec<String>, extends: &mut Vec<String>) -> Option<()> {
+/// The types a message's fields, extensions and nested messages refer to,
+/// and what its extensions extend.
+fn message_refs<'a>(payload: &'a [u8], refs: &mut Vec<&'a str>) -> Option<()> {
     for field in editions::fields(payload) {
         let field = field.ok()?;
         let Value::Bytes(inner) = field.value else {
@@ -289,8 +298,27 @@ fn message_refs(payload: &[u8], refs: &mut Vec<String>, extends: &mut Vec<String
         };
         match field.number {
             MESSAGE_FIELD => field_refs(inner, refs, &mut Vec::new())?,
-            MESSAGE_EXTENSION => field_refs(inner, refs, extends)?,
-            MESSAGE_NESTED => message_refs(inner, refs, extends)?,
+            MESSAGE_EXTENSION => {
+                let mut extendee = Vec::new();
+                field_refs(inner, refs, &mut extendee)?;
+                refs.extend(extendee);
+            }
+            MESSAGE_NESTED => message_refs(inner, refs)?,
+            _ => {}
+        }
+    }
+    Some(())
+}
+
+/// What the extensions declared in a message (nested messages too) extend.
+fn nested_extendees<'a>(payload: &'a [u8], extends: &mut Vec<&'a str>) -> Option<()> {
+    for field in editions::fields(payload) {
+        let field = field.ok()?;
+        match (field.number, field.value) {
+            (MESSAGE_EXTENSION, Value::Bytes(inner)) => {
+                field_refs(inner, &mut Vec::new(), extends)?
+            }
+            (MESSAGE_NESTED, Value::Bytes(inner)) => nested_extendees(inner, extends)?,
             _ => {}
         }
     }
@@ -299,7 +327,11 @@ fn message_refs(payload: &[u8], refs: &mut Vec<String>, extends: &mut Vec<String
 
 /// A field's type and, for an extension, what it extends; None for a
 /// relative name, which only a whole build resolves.
-fn field_refs(payload: &[u8], refs: &mut Vec<String>, extends: &mut Vec<String>) -> Option<()> {
+fn field_refs<'a>(
+    payload: &'a [u8],
+    refs: &mut Vec<&'a str>,
+    extends: &mut Vec<&'a str>,
+) -> Option<()> {
     for field in editions::fields(payload) {
         let field = field.ok()?;
         let into = match field.number {
@@ -317,11 +349,11 @@ fn field_refs(payload: &[u8], refs: &mut Vec<String>, extends: &mut Vec<String>)
 }
 
 /// The request and response types of `method` in a service.
-fn method_types(service: &[u8], method: &str) -> Option<Vec<String>> {
+fn method_types<'a>(service: &'a [u8], method: &str) -> Option<Vec<&'a str>> {
     for field in editions::fields(service) {
         let field = field.ok()?;
         if let (SERVICE_METHOD, Value::Bytes(payload)) = (field.number, field.value)
-            && name_of(payload).as_deref() == Some(method)
+            && name_of(payload) == Some(method)
         {
             let mut types = Vec::new();
             for part in editions::fields(payload) {
@@ -346,7 +378,7 @@ fn only_method(service: &[u8], method: &str) -> Option<Vec<u8>> {
     for field in editions::fields(service) {
         let field = field.ok()?;
         let other_method = match (field.number, field.value) {
-            (SERVICE_METHOD, Value::Bytes(payload)) => name_of(payload).as_deref() != Some(method),
+            (SERVICE_METHOD, Value::Bytes(payload)) => name_of(payload) != Some(method),
             _ => false,
         };
         if !other_method {
@@ -558,7 +590,9 @@ mod tests {
             files[0] = RawFile::decode(a.encode_to_vec()).unwrap();
             build(files, "a.S", "M")
         };
-        // An Any, whose "@type" may name any type of the schema.
+        // An Any, whose "@type" may name any type of the schema: in the
+        // service's file (declined on its import alone), or reached
+        // through another file.
         assert!(
             with(&|a| {
                 a.dependency.push("google/protobuf/any.proto".into());
@@ -568,6 +602,16 @@ mod tests {
             })
             .is_none()
         );
+        let mut files = api();
+        let mut b = FileDescriptorProto::decode(files[1].raw.as_slice()).unwrap();
+        b.dependency.push("google/protobuf/any.proto".into());
+        b.message_type[0]
+            .field
+            .push(field("any", 2, ".google.protobuf.Any"));
+        files[1] = RawFile::decode(b.encode_to_vec()).unwrap();
+        assert!(build(files.clone(), "a.S", "M").is_none());
+        // Not reached by the other method: cut.
+        assert!(build(files, "a.S", "Other").is_some());
         // A relative type name, which only a whole build resolves.
         assert!(with(&|a| a.message_type[0].field[0].type_name = Some("b.B".into())).is_none());
         // Public imports.

@@ -356,12 +356,9 @@ impl Reflection {
         let mut queue = encoded;
         loop {
             for original in queue.drain(..) {
-                let bytes = if self.comments {
-                    original.clone()
-                } else {
-                    pool::without_source_info(&original)
-                };
-                let file = RawFile::decode(bytes).map_err(|e| {
+                // Source info is dropped when the files are built (or
+                // cut): its bytes are most of an answer.
+                let file = RawFile::decode(original).map_err(|e| {
                     Error::local(format!(
                         "server reflection sent a file descriptor that does not decode: {e}"
                     ))
@@ -373,7 +370,7 @@ impl Reflection {
                 {
                     order.push(name.clone());
                     if self.cache.is_some() {
-                        originals.insert(name.clone(), original);
+                        originals.insert(name.clone(), file.raw.clone());
                     }
                     pending.insert(name, file);
                 }
@@ -429,8 +426,13 @@ impl Reflection {
             mut originals,
             order,
         } = fetched;
-        if !self.comments && self.pool.files().next().is_none() {
-            pool::add_stand_in(&mut files);
+        if !self.comments {
+            for file in &mut files {
+                file.raw = pool::without_source_info(&file.raw);
+            }
+            if self.pool.files().next().is_none() {
+                pool::add_stand_in(&mut files);
+            }
         }
         pool::add_raw_files(
             &mut self.pool,

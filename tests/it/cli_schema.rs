@@ -1,8 +1,11 @@
 //! Where the schema comes from: descriptor sets, reflection (v1, v1alpha),
 //! both together, and listing.
 
+use std::path::PathBuf;
+
 use serde_json::json;
 
+use crate::support::serve::Serve;
 use crate::support::*;
 
 #[test]
@@ -150,6 +153,53 @@ fn any_types_of_other_files_of_a_set_are_found() {
         run.json(),
         json!({"value": {"@type": "type.googleapis.com/rpcurl.test.v1.Extra", "note": "extra", "numbers": ["1", "2"]}})
     );
+}
+
+/// A call whose requests name no types builds only what its method
+/// reaches (schema/prune.rs): the same call with its request from stdin
+/// builds the method's files whole, and both print the same, through
+/// reflection and from .proto sources.
+#[test]
+fn a_call_cut_to_its_method_prints_what_a_whole_build_prints() {
+    let library = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rest/library.proto")
+        .display()
+        .to_string();
+    let responses = std::env::temp_dir().join(format!("rpcurl-cut-{}.json", std::process::id()));
+    let shelf = json!({
+        "name": "shelves/1",
+        "theme": "sea",
+        "bookCount": "3",
+        "createTime": "2024-05-06T07:08:09Z",
+        "labels": ["a", "b"],
+        "annotations": {"k": "v"},
+        "genre": "SCIENCE"
+    });
+    std::fs::write(
+        &responses,
+        json!({"rpcurl.rest.v1.Library/GetShelf": {"response": shelf}}).to_string(),
+    )
+    .unwrap();
+    let serve = Serve::start(&[
+        "--schema",
+        &library,
+        "--responses",
+        &responses.display().to_string(),
+    ]);
+    let url = format!("{}/rpcurl.rest.v1.Library/GetShelf", serve.url);
+    let request = r#"{"name": "shelves/1"}"#;
+    for schema in [&[][..], &["--schema", library.as_str()][..]] {
+        let cut = rpcurl(&[schema, &["-d", request, &url]].concat());
+        assert_eq!(cut.code, 0, "{schema:?}: {}", cut.stderr);
+        assert_eq!(cut.json(), shelf, "{schema:?}");
+        let whole = rpcurl_stdin(
+            &[schema, &["-d", "@-", &url]].concat(),
+            Some(request.as_bytes()),
+        );
+        assert_eq!(whole.code, 0, "{schema:?}: {}", whole.stderr);
+        assert_eq!(cut.stdout, whole.stdout, "{schema:?}");
+    }
+    let _ = std::fs::remove_file(&responses);
 }
 
 #[test]
