@@ -34,6 +34,9 @@ pub struct Files {
     comments: bool,
     /// Whether the first build adds [`pool::options_stand_in`].
     stand_in: bool,
+    /// Whether a build that brings `Any` brings google.rpc's types too
+    /// (see [`pool::add_raw_files`]).
+    rpc_types: bool,
 }
 
 struct Entry {
@@ -91,6 +94,7 @@ pub fn load(paths: &[String], import_paths: &[String], stdin: &mut dyn Read) -> 
         origin,
         comments: true,
         stand_in: false,
+        rpc_types: true,
     };
     let mut first_seen: HashMap<String, String> = HashMap::new();
     for (label, bytes) in sets {
@@ -164,6 +168,7 @@ impl Files {
             origin: "the loaded schema".to_string(),
             comments: true,
             stand_in: false,
+            rpc_types: true,
         }
     }
 
@@ -179,6 +184,13 @@ impl Files {
                 .entries
                 .iter()
                 .any(|e| pool::uses_descriptor_proto(&e.name, &e.deps));
+    }
+
+    /// Builds files without google.rpc's types, for a call that looks up
+    /// the types of the `Any` payloads it meets (see
+    /// [`pool::add_raw_files`]).
+    pub fn rpc_types_on_demand(&mut self) {
+        self.rpc_types = false;
     }
 
     /// The files built so far.
@@ -359,7 +371,7 @@ impl Files {
             }
             let origin = self.origin.clone();
             let missing = |dep: &str, importer: &str| missing_import(&origin, dep, importer);
-            pool::add_raw_files(&mut self.pool, raw, &origin, &missing)?;
+            pool::add_raw_files(&mut self.pool, raw, &origin, &missing, self.rpc_types)?;
             for &index in &closure {
                 self.entries[index].built = true;
             }

@@ -92,10 +92,17 @@ impl Schema {
     /// Finds a method, reflection first, then the files, with as much of
     /// the schema as `used` needs.
     pub async fn method(&mut self, name: &MethodName, used: Use) -> Result<Resolved> {
-        if used == Use::OneCall
-            && let Some(found) = self.method_cut(name).await?
-        {
-            return Ok(found);
+        if used == Use::OneCall {
+            if let Some(found) = self.method_cut(name).await? {
+                return Ok(found);
+            }
+            // The one call looks up the types of `Any` payloads it meets.
+            if let Some(reflection) = self.reflection.as_mut() {
+                reflection.rpc_types_on_demand();
+            }
+            if let Some(files) = self.files.as_mut() {
+                files.rpc_types_on_demand();
+            }
         }
         // A cached schema without the method may be an old one.
         if let Some(reflection) = self.reflection.as_mut()
@@ -492,7 +499,11 @@ fn copy_file(from: &DescriptorPool, to: &mut DescriptorPool, name: &str) -> Resu
             .map_err(|e| Error::local(format!("file '{file_name}' does not decode: {e}")))?;
         files.push(raw);
     }
-    pool::add_raw_files(to, files, "schema", &|dep, importer| {
-        format!("'{importer}' imports '{dep}', which no schema provides")
-    })
+    pool::add_raw_files(
+        to,
+        files,
+        "schema",
+        &|dep, importer| format!("'{importer}' imports '{dep}', which no schema provides"),
+        true,
+    )
 }

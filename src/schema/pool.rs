@@ -49,12 +49,12 @@ pub fn base() -> DescriptorPool {
 }
 
 pub const ANY_FILE: &str = "google/protobuf/any.proto";
-/// What a pool that has `Any` is given (see [`add_raw_files`]).
-const ANY_SUPPORT: &[&str] = &[
+/// What a pool that has `Any` is given besides the placeholder for unknown
+/// types, unless they come on demand (see [`add_raw_files`]).
+const RPC_TYPES: &[&str] = &[
     "google/rpc/code.proto",
     "google/rpc/error_details.proto",
     "google/rpc/status.proto",
-    OPAQUE_FILE,
 ];
 
 /// The files of [`base`], by name, known without building it: imports a
@@ -350,11 +350,15 @@ pub struct RawSet {
 /// Adds `files` to `pool` in dependency order. Files whose names the pool
 /// already holds are skipped (the well-known types and google.rpc arrive in
 /// most sets too). `missing` explains an import that is nowhere to be found.
+/// `rpc_types`: whether a pool that can hold an `Any` gets google.rpc's
+/// types with it, or only when a payload of theirs turns up (a call looks
+/// unknown payload types up: `Schema::ensure_types`).
 pub fn add_raw_files(
     pool: &mut DescriptorPool,
     files: Vec<RawFile>,
     origin: &str,
     missing: &dyn Fn(&str, &str) -> String,
+    rpc_types: bool,
 ) -> Result<()> {
     let mut pending: HashMap<String, FileHead> = HashMap::new();
     let mut raw_of: HashMap<String, Vec<u8>> = HashMap::new();
@@ -381,10 +385,11 @@ pub fn add_raw_files(
     // Imports no file brings and the pool lacks: rpcurl's built-in files
     // (well-known types, google.rpc) stand in, so that a pool need not
     // start from the whole base set (building it is a good part of a short
-    // call's start-up). A pool that can hold an `Any` also gets google.rpc's
-    // status and error details (the usual payloads of an `Any`, known
-    // without the schema carrying them) and the placeholder type for `Any`s
-    // of unknown types (printing looks it up in the message's own pool).
+    // call's start-up). A pool that can hold an `Any` also gets the
+    // placeholder type for `Any`s of unknown types (printing looks it up in
+    // the message's own pool) and, with `rpc_types`, google.rpc's status and
+    // error details (the usual payloads of an `Any`, known without the
+    // schema carrying them).
     // They join the same batch: each batch copies the pool once.
     let mut wanted: Vec<String> = pending
         .values()
@@ -400,7 +405,10 @@ pub fn add_raw_files(
                 break;
             }
             any_support = true;
-            wanted.extend(ANY_SUPPORT.iter().map(|name| name.to_string()));
+            wanted.push(OPAQUE_FILE.to_string());
+            if rpc_types {
+                wanted.extend(RPC_TYPES.iter().map(|name| name.to_string()));
+            }
         }
         let Some(name) = wanted.pop() else { break };
         if pending.contains_key(&name)
@@ -527,7 +535,7 @@ mod tests {
                 head: FileHead::of(&proto),
             })
             .collect();
-        add_raw_files(pool, files, origin, missing)
+        add_raw_files(pool, files, origin, missing, true)
     }
 
     #[test]

@@ -99,7 +99,8 @@ pub fn build(
     };
     pool::add_stand_in(&mut cut);
     let mut built = DescriptorPool::new();
-    pool::add_raw_files(&mut built, cut, origin, missing)?;
+    // Google.rpc's types come on demand: the call looks payload types up.
+    pool::add_raw_files(&mut built, cut, origin, missing, false)?;
     Ok(Some(built))
 }
 

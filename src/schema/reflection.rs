@@ -59,6 +59,8 @@ pub struct Reflection {
     not_found: HashSet<String>,
     /// Whether files keep their source info (see `Files::without_schema_text`).
     comments: bool,
+    /// See `Files::rpc_types_on_demand`.
+    rpc_types: bool,
     /// --schema-cache: where the files go, what they are, and whether the
     /// pool came from it (and has not been refreshed since).
     cache: Option<Cache>,
@@ -106,6 +108,7 @@ impl Reflection {
             pool: DescriptorPool::new(),
             not_found: HashSet::new(),
             comments,
+            rpc_types: true,
             cache: None,
             entry: None,
             from_cache: false,
@@ -138,9 +141,13 @@ impl Reflection {
             // Files that no longer build (an entry of another rpcurl's
             // making, say) are fetched again.
             if let Some(files) = files
-                && pool::add_raw_files(&mut pool, files, "the schema cache", &|dep, importer| {
-                    format!("'{importer}' imports '{dep}', which the cache lacks")
-                })
+                && pool::add_raw_files(
+                    &mut pool,
+                    files,
+                    "the schema cache",
+                    &|dep, importer| format!("'{importer}' imports '{dep}', which the cache lacks"),
+                    true,
+                )
                 .is_ok()
             {
                 self.pool = pool;
@@ -187,6 +194,11 @@ impl Reflection {
 
     pub fn pool(&self) -> &DescriptorPool {
         &self.pool
+    }
+
+    /// See `Files::rpc_types_on_demand`.
+    pub fn rpc_types_on_demand(&mut self) {
+        self.rpc_types = false;
     }
 
     pub fn pool_mut(&mut self) -> &mut DescriptorPool {
@@ -439,6 +451,7 @@ impl Reflection {
             files,
             "server reflection",
             &missing_from_server,
+            self.rpc_types,
         )?;
         if self.cache.is_some() {
             self.remember(|entry| {

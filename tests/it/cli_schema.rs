@@ -202,6 +202,40 @@ fn a_call_cut_to_its_method_prints_what_a_whole_build_prints() {
     let _ = std::fs::remove_file(&responses);
 }
 
+/// A call builds google.rpc's types only when a response holds one in an
+/// `Any` (they are most of a small schema's build otherwise): the payload
+/// still prints field by field, from a set and through reflection.
+#[test]
+fn google_rpc_payloads_of_a_response_print_whole() {
+    let responses =
+        std::env::temp_dir().join(format!("rpcurl-rpc-any-{}.json", std::process::id()));
+    let value = json!({
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "QUOTA",
+        "domain": "example.com",
+        "metadata": {"k": "v"}
+    });
+    std::fs::write(
+        &responses,
+        json!({"rpcurl.test.v1.TestService/Wrap": {"response": {"value": value}}}).to_string(),
+    )
+    .unwrap();
+    let serve = Serve::start(&[
+        "--schema",
+        &test_schema(),
+        "--responses",
+        &responses.display().to_string(),
+    ]);
+    let url = format!("{}/rpcurl.test.v1.TestService/Wrap", serve.url);
+    let schema = test_schema();
+    for args in [&[][..], &["--schema", schema.as_str()][..]] {
+        let run = rpcurl(&[args, &["-d", "{}", &url]].concat());
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert_eq!(run.json(), json!({"value": value}), "{args:?}");
+    }
+    let _ = std::fs::remove_file(&responses);
+}
+
 #[test]
 fn schema_without_imports_loads_with_builtin_types() {
     let server = TestServer::start(ReflectionMode::None);
