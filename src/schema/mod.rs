@@ -93,15 +93,15 @@ impl Schema {
     /// the schema as `used` needs.
     pub async fn method(&mut self, name: &MethodName, used: Use) -> Result<Resolved> {
         if used == Use::OneCall {
-            if let Some(found) = self.method_cut(name).await? {
-                return Ok(found);
-            }
             // The one call looks up the types of `Any` payloads it meets.
             if let Some(reflection) = self.reflection.as_mut() {
                 reflection.rpc_types_on_demand();
             }
             if let Some(files) = self.files.as_mut() {
                 files.rpc_types_on_demand();
+            }
+            if let Some(found) = self.method_cut(name).await? {
+                return Ok(found);
             }
         }
         // A cached schema without the method may be an old one.
