@@ -289,9 +289,18 @@ impl Call {
                         &shared.services,
                         &shared.reflection_files,
                         &request,
-                        &output,
                     )?;
-                    self.send(self.encode(response)).await?;
+                    let bytes = match self.codec {
+                        Codec::Proto => Bytes::from(response),
+                        Codec::Json => self.encode(
+                            DynamicMessage::decode(output.clone(), response.as_slice()).map_err(
+                                |e| {
+                                    Status::new(Code::Internal, format!("reflection response: {e}"))
+                                },
+                            )?,
+                        ),
+                    };
+                    self.send(bytes).await?;
                     index += 1;
                 }
                 Ok(())
