@@ -34,6 +34,10 @@ pub struct SessionOptions {
     /// template, jsonschema, export, serve); without them, files are built
     /// without their source info.
     pub comments: bool,
+    /// Whether the session makes one call and reads nothing of the schema
+    /// but its method (see `schema::Use::OneCall`): then a reflection cache
+    /// entry is cut for the call, not built whole.
+    pub one_call: bool,
 }
 
 pub struct ReflectionOptions {
@@ -113,6 +117,7 @@ impl Session {
             user_agent,
             trace,
             comments,
+            one_call,
         } = options;
         let mut stdin = Stdin { reader: None };
         let mut call_headers =
@@ -173,7 +178,7 @@ impl Session {
                 };
                 let opened = Reflection::new(channel, headers, reflection.version, &wire, comments);
                 Some(match cache {
-                    Some(cache) => opened.with_cache(cache),
+                    Some(cache) => opened.with_cache(cache, one_call),
                     None => opened,
                 })
             }

@@ -75,6 +75,7 @@ pub fn session_options(
         user_agent: user_agent.unwrap_or_else(|| crate::headers::USER_AGENT.to_string()),
         trace,
         comments,
+        one_call: false,
     }
 }
 

@@ -39,13 +39,14 @@ pub async fn call(args: CallArgs) -> Result<()> {
     if args.status.envelope {
         return enveloped(&args, &method_name, target.server, data_from_stdin).await;
     }
-    let mut session = super::open_session(
-        &args.schema,
+    let mut options =
+        settings::session_options(&args.schema, Some(&args.server), Some(&args.request), false);
+    options.one_call = schema_use(&args) == Use::OneCall;
+    let mut session = super::open_session_with(
+        options,
         Some(&args.server),
-        Some(&args.request),
         target.server.clone(),
         data_from_stdin,
-        false,
     )
     .await?;
     let print = print_options(&args);
@@ -87,8 +88,9 @@ async fn enveloped(
     server: Option<target::Server>,
     data_from_stdin: bool,
 ) -> Result<()> {
-    let options =
+    let mut options =
         settings::session_options(&args.schema, Some(&args.server), Some(&args.request), false);
+    options.one_call = schema_use(args) == Use::OneCall;
     let trace = options.trace.clone();
     let print = print_options(args);
     let envelope = Envelope::new(
@@ -150,6 +152,18 @@ async fn enveloped(
     result
 }
 
+/// How much of the schema the call needs (see `schema::Use`). A REST call
+/// reads the method's google.api.http rules, which a cut pool leaves out.
+fn schema_use(args: &CallArgs) -> Use {
+    if super::may_name_types(args.request.data.as_deref()) {
+        Use::Any
+    } else if settings::rest_binding(args).is_some() {
+        Use::Calls
+    } else {
+        Use::OneCall
+    }
+}
+
 /// Resolves the method, reads the request and makes the call, printing
 /// as it goes. `started` is set once the call is under way.
 async fn make_call(
@@ -161,16 +175,7 @@ async fn make_call(
     envelope: Option<&Envelope>,
     started: &mut bool,
 ) -> Result<()> {
-    // A REST call reads the method's google.api.http rules, which a cut
-    // pool leaves out.
-    let used = if super::may_name_types(args.request.data.as_deref()) {
-        Use::Any
-    } else if settings::rest_binding(args).is_some() {
-        Use::Calls
-    } else {
-        Use::OneCall
-    };
-    let resolved = session.schema.method(method_name, used).await?;
+    let resolved = session.schema.method(method_name, schema_use(args)).await?;
     let method = resolved.method.clone();
     if let Some(envelope) = envelope {
         envelope.set_method(format!(

@@ -149,7 +149,7 @@ impl Schema {
     /// reflection's files are cut.
     async fn method_cut(&mut self, name: &MethodName) -> Result<Option<Resolved>> {
         let (pool, source) = match (self.reflection.as_mut(), self.files.as_ref()) {
-            (Some(reflection), _) if !reflection.is_cached() => (
+            (Some(reflection), _) => (
                 reflection.cut_for(&name.service, &name.method).await?,
                 Source::Reflection,
             ),

@@ -104,6 +104,34 @@ pub fn build(
     Ok(Some(built))
 }
 
+/// Moves the file that defines `service` to the front (where [`build`]
+/// wants it), for files that come in no particular order (a cache entry).
+pub fn put_first(files: &mut [RawFile], service: &str) {
+    let defines = |file: &RawFile| {
+        let mut package = None;
+        let mut services = Vec::new();
+        for field in editions::fields(&file.raw).filter_map(Result::ok) {
+            match (field.number, field.value) {
+                (FILE_PACKAGE, value) => package = text(value),
+                (FILE_SERVICE, Value::Bytes(payload)) => services.extend(name_of(payload)),
+                _ => {}
+            }
+        }
+        services.iter().any(|name| match package {
+            Some(package) if !package.is_empty() => {
+                service
+                    .strip_prefix(package)
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    == Some(name)
+            }
+            _ => service == *name,
+        })
+    };
+    if let Some(index) = files.iter().position(defines) {
+        files[..=index].rotate_right(1);
+    }
+}
+
 /// The files a call of `service`/`method` needs (`files` and what they
 /// import; the caller adds rpcurl's built-in files the set leaves out), cut
 /// down to what the method reaches; None when they cannot be cut safely.

@@ -66,6 +66,8 @@ pub struct Reflection {
     cache: Option<Cache>,
     entry: Option<Entry>,
     from_cache: bool,
+    /// The cache entry's files, not built yet (see [`Reflection::with_cache`]).
+    unbuilt: Option<Vec<RawFile>>,
 }
 
 struct Stream {
@@ -112,51 +114,62 @@ impl Reflection {
             cache: None,
             entry: None,
             from_cache: false,
+            unbuilt: None,
         }
     }
 
     /// Keeps what reflection fetches in `cache`, and starts from its entry
-    /// when there is a fresh one whose files build.
-    pub fn with_cache(mut self, cache: Cache) -> Reflection {
+    /// when there is a fresh one whose files build. For one call
+    /// (`one_call`), the entry's files are built when something needs them,
+    /// and a call's own files are cut from them (see [`Reflection::cut_for`]).
+    pub fn with_cache(mut self, cache: Cache, one_call: bool) -> Reflection {
         if let Some(entry) = cache.load() {
+            // Source info is dropped when the files are built (or cut).
             let files: Option<Vec<RawFile>> = entry
                 .files
                 .iter()
-                .map(|bytes| {
-                    let bytes = if self.comments {
-                        bytes.clone()
-                    } else {
-                        pool::without_source_info(bytes)
-                    };
-                    RawFile::decode(bytes).ok()
-                })
+                .map(|bytes| RawFile::decode(bytes.clone()).ok())
                 .collect();
-            let files = files.map(|mut files| {
-                if !self.comments {
-                    pool::add_stand_in(&mut files);
-                }
-                files
-            });
-            let mut pool = DescriptorPool::new();
-            // Files that no longer build (an entry of another rpcurl's
-            // making, say) are fetched again.
-            if let Some(files) = files
-                && pool::add_raw_files(
-                    &mut pool,
-                    files,
-                    "the schema cache",
-                    &|dep, importer| format!("'{importer}' imports '{dep}', which the cache lacks"),
-                    true,
-                )
-                .is_ok()
-            {
-                self.pool = pool;
+            if let Some(files) = files {
                 self.entry = Some(entry);
                 self.from_cache = true;
+                self.unbuilt = Some(files);
+                if !one_call {
+                    self.settle();
+                }
             }
         }
         self.cache = Some(cache);
         self
+    }
+
+    /// Builds the cache entry's files, if they wait; files that no longer
+    /// build (an entry of another rpcurl's making, say) are fetched again.
+    fn settle(&mut self) {
+        let Some(mut files) = self.unbuilt.take() else {
+            return;
+        };
+        if !self.comments {
+            for file in &mut files {
+                file.raw = pool::without_source_info(&file.raw);
+            }
+            pool::add_stand_in(&mut files);
+        }
+        let mut pool = DescriptorPool::new();
+        let built = pool::add_raw_files(
+            &mut pool,
+            files,
+            "the schema cache",
+            &missing_from_cache,
+            self.rpc_types,
+        );
+        match built {
+            Ok(()) => self.pool = pool,
+            Err(_) => {
+                self.from_cache = false;
+                self.entry = None;
+            }
+        }
     }
 
     /// Whether the pool came from the cache and may be out of date.
@@ -168,6 +181,7 @@ impl Reflection {
     /// server (and written back). False when nothing came from the cache:
     /// then the pool is the server's already.
     pub fn refresh(&mut self) -> bool {
+        self.unbuilt = None;
         if !self.from_cache {
             return false;
         }
@@ -202,6 +216,7 @@ impl Reflection {
     }
 
     pub fn pool_mut(&mut self) -> &mut DescriptorPool {
+        self.settle();
         &mut self.pool
     }
 
@@ -234,6 +249,7 @@ impl Reflection {
     /// Makes sure the file defining `symbol` (and its imports) is in the
     /// pool. False when the server does not know the symbol.
     pub async fn ensure_symbol(&mut self, symbol: &str) -> Result<bool> {
+        self.settle();
         if has_symbol(&self.pool, symbol) {
             return Ok(true);
         }
@@ -271,6 +287,7 @@ impl Reflection {
     /// Fetches a file by name (and what it imports) unless the pool has it;
     /// whether the pool has it afterwards.
     pub async fn ensure_file(&mut self, name: &str) -> Result<bool> {
+        self.settle();
         if self.pool.get_file_by_name(name).is_some() {
             return Ok(true);
         }
@@ -316,6 +333,23 @@ impl Reflection {
     /// already, the server does not know it, a cache is kept (it keeps
     /// whole files), or the files cannot be cut: then they are added whole.
     pub async fn cut_for(&mut self, service: &str, method: &str) -> Result<Option<DescriptorPool>> {
+        if let Some(files) = &self.unbuilt {
+            // From the cache entry: cut its files, else build them all
+            // (a cache that fails to cut is rebuilt or fetched again).
+            let mut files = files.clone();
+            super::prune::put_first(&mut files, service);
+            if let Ok(Some(cut)) = super::prune::build(
+                files,
+                service,
+                method,
+                "the schema cache",
+                &missing_from_cache,
+            ) {
+                return Ok(Some(cut));
+            }
+            self.settle();
+            return Ok(None);
+        }
         if self.comments
             || self.cache.is_some()
             || has_symbol(&self.pool, service)
@@ -619,6 +653,10 @@ struct Fetched {
     files: Vec<RawFile>,
     originals: HashMap<String, Vec<u8>>,
     order: Vec<String>,
+}
+
+fn missing_from_cache(dep: &str, importer: &str) -> String {
+    format!("'{importer}' imports '{dep}', which the cache lacks")
 }
 
 fn missing_from_server(dep: &str, importer: &str) -> String {
