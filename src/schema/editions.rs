@@ -272,25 +272,34 @@ impl Features {
     }
 }
 
-// Field numbers in descriptor.proto.
-const FILE_PACKAGE: u32 = 2;
-const FILE_MESSAGE: u32 = 4;
-const FILE_ENUM: u32 = 5;
-const FILE_SERVICE: u32 = 6;
-const FILE_EXTENSION: u32 = 7;
+// Field numbers in descriptor.proto (also for files.rs and prune.rs, which
+// read descriptors on the wire too).
+pub(super) const FILE_NAME: u32 = 1;
+pub(super) const FILE_PACKAGE: u32 = 2;
+pub(super) const FILE_DEPENDENCY: u32 = 3;
+pub(super) const FILE_SOURCE_INFO: u32 = 9;
+pub(super) const FILE_PUBLIC_DEPENDENCY: u32 = 10;
+pub(super) const FILE_WEAK_DEPENDENCY: u32 = 11;
+pub(super) const FIELD_EXTENDEE: u32 = 2;
+pub(super) const METHOD_INPUT: u32 = 2;
+pub(super) const METHOD_OUTPUT: u32 = 3;
+pub(super) const FILE_MESSAGE: u32 = 4;
+pub(super) const FILE_ENUM: u32 = 5;
+pub(super) const FILE_SERVICE: u32 = 6;
+pub(super) const FILE_EXTENSION: u32 = 7;
 const FILE_OPTIONS: u32 = 8;
-const FILE_SYNTAX: u32 = 12;
-const FILE_EDITION: u32 = 14;
-const MESSAGE_FIELD: u32 = 2;
-const MESSAGE_NESTED: u32 = 3;
+pub(super) const FILE_SYNTAX: u32 = 12;
+pub(super) const FILE_EDITION: u32 = 14;
+pub(super) const MESSAGE_FIELD: u32 = 2;
+pub(super) const MESSAGE_NESTED: u32 = 3;
 const MESSAGE_ENUM: u32 = 4;
 const MESSAGE_EXTENSION_RANGE: u32 = 5;
-const MESSAGE_EXTENSION: u32 = 6;
+pub(super) const MESSAGE_EXTENSION: u32 = 6;
 const MESSAGE_OPTIONS: u32 = 7;
 const MESSAGE_ONEOF: u32 = 8;
 const FIELD_LABEL: u32 = 4;
 const FIELD_TYPE: u32 = 5;
-const FIELD_TYPE_NAME: u32 = 6;
+pub(super) const FIELD_TYPE_NAME: u32 = 6;
 const FIELD_OPTIONS: u32 = 8;
 const FIELD_ONEOF_INDEX: u32 = 9;
 const FIELD_PROTO3_OPTIONAL: u32 = 17;
@@ -300,10 +309,10 @@ const ENUM_VALUE: u32 = 2;
 const ENUM_OPTIONS: u32 = 3;
 const ENUM_VALUE_NUMBER: u32 = 2;
 const ENUM_VALUE_OPTIONS: u32 = 3;
-const SERVICE_METHOD: u32 = 2;
+pub(super) const SERVICE_METHOD: u32 = 2;
 const SERVICE_OPTIONS: u32 = 3;
 const METHOD_OPTIONS: u32 = 4;
-const NAME: u32 = 1;
+pub(super) const NAME: u32 = 1;
 /// `map_entry` in MessageOptions, `packed` in FieldOptions.
 const MESSAGE_OPTIONS_MAP_ENTRY: u32 = 7;
 const FIELD_OPTIONS_PACKED: u32 = 2;

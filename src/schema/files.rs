@@ -9,7 +9,11 @@ use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use prost_types::FileDescriptorProto;
 
-use super::editions;
+use super::editions::{
+    self, FIELD_EXTENDEE, FILE_DEPENDENCY, FILE_EDITION, FILE_ENUM, FILE_EXTENSION, FILE_MESSAGE,
+    FILE_NAME, FILE_PACKAGE, FILE_SERVICE, FILE_SYNTAX, MESSAGE_EXTENSION, MESSAGE_NESTED, NAME,
+    SERVICE_METHOD,
+};
 use super::pool::{self, RawFile};
 use crate::error::{Error, Result};
 
@@ -441,22 +445,6 @@ struct SetBytes {
     #[prost(bytes = "bytes", repeated, tag = "1")]
     file: Vec<Bytes>,
 }
-
-// Field numbers in descriptor.proto.
-const FILE_NAME: u32 = 1;
-const FILE_PACKAGE: u32 = 2;
-const FILE_DEPENDENCY: u32 = 3;
-const FILE_MESSAGE: u32 = 4;
-const FILE_ENUM: u32 = 5;
-const FILE_SERVICE: u32 = 6;
-const FILE_EXTENSION: u32 = 7;
-const FILE_SYNTAX: u32 = 12;
-const FILE_EDITION: u32 = 14;
-const NAME: u32 = 1;
-const MESSAGE_NESTED: u32 = 3;
-const MESSAGE_EXTENSION: u32 = 6;
-const FIELD_EXTENDEE: u32 = 2;
-const SERVICE_METHOD: u32 = 2;
 
 impl Entry {
     /// Whether this file defines `symbol` at its top level, or the

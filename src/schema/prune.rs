@@ -18,30 +18,14 @@ use std::collections::{HashMap, HashSet};
 
 use prost_reflect::DescriptorPool;
 
-use super::editions::{self, Field, Value};
+use super::editions::{
+    self, FIELD_EXTENDEE, FIELD_TYPE_NAME, FILE_DEPENDENCY, FILE_ENUM, FILE_EXTENSION,
+    FILE_MESSAGE, FILE_PACKAGE, FILE_PUBLIC_DEPENDENCY, FILE_SERVICE, FILE_SOURCE_INFO,
+    FILE_SYNTAX, FILE_WEAK_DEPENDENCY, Field, MESSAGE_EXTENSION, MESSAGE_FIELD, MESSAGE_NESTED,
+    METHOD_INPUT, METHOD_OUTPUT, NAME, SERVICE_METHOD, Value,
+};
 use super::pool::{self, ANY_FILE, RawFile};
 use crate::error::Result;
-
-// Field numbers in descriptor.proto.
-const FILE_PACKAGE: u32 = 2;
-const FILE_DEPENDENCY: u32 = 3;
-const FILE_MESSAGE: u32 = 4;
-const FILE_ENUM: u32 = 5;
-const FILE_SERVICE: u32 = 6;
-const FILE_EXTENSION: u32 = 7;
-const FILE_SOURCE_INFO: u32 = 9;
-const FILE_PUBLIC_DEPENDENCY: u32 = 10;
-const FILE_WEAK_DEPENDENCY: u32 = 11;
-const FILE_SYNTAX: u32 = 12;
-const NAME: u32 = 1;
-const MESSAGE_FIELD: u32 = 2;
-const MESSAGE_NESTED: u32 = 3;
-const MESSAGE_EXTENSION: u32 = 6;
-const FIELD_EXTENDEE: u32 = 2;
-const FIELD_TYPE_NAME: u32 = 6;
-const SERVICE_METHOD: u32 = 2;
-const METHOD_INPUT: u32 = 2;
-const METHOD_OUTPUT: u32 = 3;
 
 const ANY: &str = ".google.protobuf.Any";
 

@@ -256,6 +256,19 @@ impl Reflection {
         if self.not_found.contains(symbol) {
             return Ok(false);
         }
+        match self.file_containing(symbol).await? {
+            Some(files) => {
+                self.add(files).await?;
+                Ok(has_symbol(&self.pool, symbol))
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The server's answer to which file defines `symbol` (with what it
+    /// imports); None when it does not know the symbol, which is not asked
+    /// again.
+    async fn file_containing(&mut self, symbol: &str) -> Result<Option<Vec<Vec<u8>>>> {
         // Some servers (tonic's among them) answer an unknown symbol by
         // ending the stream with NOT_FOUND instead of an ErrorResponse.
         let answer = match self
@@ -264,18 +277,15 @@ impl Reflection {
         {
             Err(Error::Status(status)) if status.code == Code::NotFound => {
                 self.not_found.insert(symbol.to_string());
-                return Ok(false);
+                return Ok(None);
             }
             other => other?,
         };
         match answer {
-            MessageResponse::FileDescriptorResponse(files) => {
-                self.add(files.file_descriptor_proto).await?;
-                Ok(has_symbol(&self.pool, symbol))
-            }
+            MessageResponse::FileDescriptorResponse(files) => Ok(Some(files.file_descriptor_proto)),
             MessageResponse::ErrorResponse(e) if Code::from_i32(e.error_code) == Code::NotFound => {
                 self.not_found.insert(symbol.to_string());
-                Ok(false)
+                Ok(None)
             }
             MessageResponse::ErrorResponse(e) => {
                 Err(reflection_error(e.error_code, &e.error_message))
@@ -357,26 +367,8 @@ impl Reflection {
         {
             return Ok(None);
         }
-        let answer = match self
-            .ask(MessageRequest::FileContainingSymbol(service.to_string()))
-            .await
-        {
-            Err(Error::Status(status)) if status.code == Code::NotFound => {
-                self.not_found.insert(service.to_string());
-                return Ok(None);
-            }
-            other => other?,
-        };
-        let files = match answer {
-            MessageResponse::FileDescriptorResponse(files) => files.file_descriptor_proto,
-            MessageResponse::ErrorResponse(e) if Code::from_i32(e.error_code) == Code::NotFound => {
-                self.not_found.insert(service.to_string());
-                return Ok(None);
-            }
-            MessageResponse::ErrorResponse(e) => {
-                return Err(reflection_error(e.error_code, &e.error_message));
-            }
-            _ => return Err(unexpected("a file containing a symbol")),
+        let Some(files) = self.file_containing(service).await? else {
+            return Ok(None);
         };
         let fetched = self.fetch(files).await?;
         let cut = super::prune::build(
