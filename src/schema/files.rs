@@ -263,7 +263,7 @@ impl Files {
             return Ok(None);
         };
         // As `prune::build` would decide, before decoding anything.
-        if self.entries[root].deps.iter().any(|d| d == pool::ANY_FILE) {
+        if super::prune::imports_any(&self.entries[root].deps) {
             return Ok(None);
         }
         let mut closure = Vec::new();
@@ -303,7 +303,8 @@ impl Files {
             })?);
         }
         let missing = |dep: &str, importer: &str| missing_import(&self.origin, dep, importer);
-        super::prune::build(files, service, method, &self.origin, &missing)
+        let files: Vec<&RawFile> = files.iter().collect();
+        super::prune::build(&files, service, method, &self.origin, &missing)
     }
 
     /// Builds a file by name, with its imports; false when no set has it.

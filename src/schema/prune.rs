@@ -50,35 +50,34 @@ struct Element<'a> {
 /// imports, as far as the schema has them: rpcurl's built-in files stand in for the
 /// rest, as in [`pool::add_raw_files`].
 pub fn build(
-    mut files: Vec<RawFile>,
+    files: &[&RawFile],
     service: &str,
     method: &str,
     origin: &str,
     missing: &dyn Fn(&str, &str) -> String,
 ) -> Result<Option<DescriptorPool>> {
-    // The service's file comes first. One that imports any.proto nearly
-    // always holds an `Any` in its methods' messages, which is not cut:
-    // declining at once spares such calls the work of finding out.
     if files
         .first()
-        .is_none_or(|f| f.head.dependency.iter().any(|d| d == ANY_FILE))
+        .is_none_or(|f| imports_any(&f.head.dependency))
     {
         return Ok(None);
     }
+    let mut builtin: Vec<RawFile> = Vec::new();
     let mut have: HashSet<String> = files.iter().map(|f| f.head.name().to_string()).collect();
-    let mut next = 0;
-    while next < files.len() {
-        let deps = files[next].head.dependency.clone();
-        next += 1;
-        for dep in deps {
-            if have.insert(dep.clone())
-                && let Some(file) = pool::builtin_file(&dep)?
-            {
-                files.push(file);
-            }
+    let mut deps: Vec<String> = files
+        .iter()
+        .flat_map(|f| f.head.dependency.iter().cloned())
+        .collect();
+    while let Some(dep) = deps.pop() {
+        if have.insert(dep.clone())
+            && let Some(file) = pool::builtin_file(&dep)?
+        {
+            deps.extend(file.head.dependency.iter().cloned());
+            builtin.push(file);
         }
     }
-    let Some(mut cut) = cut(&files, service, method) else {
+    let all: Vec<&RawFile> = files.iter().copied().chain(&builtin).collect();
+    let Some(mut cut) = cut(&all, service, method) else {
         return Ok(None);
     };
     pool::add_stand_in(&mut cut);
@@ -88,10 +87,17 @@ pub fn build(
     Ok(Some(built))
 }
 
+/// Whether a service's file imports any.proto. Such a file nearly always
+/// holds an `Any` in its methods' messages, which is not cut: declining on
+/// the import alone spares such calls the work of finding out.
+pub fn imports_any(imports: &[String]) -> bool {
+    imports.iter().any(|d| d == ANY_FILE)
+}
+
 /// Moves the file that defines `service` to the front (where [`build`]
 /// wants it), for files that come in no particular order (a cache entry).
-pub fn put_first(files: &mut [RawFile], service: &str) {
-    let defines = |file: &RawFile| {
+pub fn put_first(files: &mut [&RawFile], service: &str) {
+    let defines = |file: &&RawFile| {
         let mut package = None;
         let mut services = Vec::new();
         for field in editions::fields(&file.raw).filter_map(Result::ok) {
@@ -119,7 +125,7 @@ pub fn put_first(files: &mut [RawFile], service: &str) {
 /// The files a call of `service`/`method` needs (`files` and what they
 /// import; the caller adds rpcurl's built-in files the set leaves out), cut
 /// down to what the method reaches; None when they cannot be cut safely.
-pub fn cut(files: &[RawFile], service: &str, method: &str) -> Option<Vec<RawFile>> {
+pub fn cut(files: &[&RawFile], service: &str, method: &str) -> Option<Vec<RawFile>> {
     let parsed: Vec<Vec<Field<'_>>> = files
         .iter()
         .map(|f| editions::parse(&f.raw).ok())
@@ -530,7 +536,8 @@ mod tests {
         service: &str,
         method: &str,
     ) -> Option<prost_reflect::DescriptorPool> {
-        super::build(files, service, method, "test", &|dep, importer| {
+        let files: Vec<&RawFile> = files.iter().collect();
+        super::build(&files, service, method, "test", &|dep, importer| {
             format!("{importer} lacks {dep}")
         })
         .unwrap()

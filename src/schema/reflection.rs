@@ -346,10 +346,10 @@ impl Reflection {
         if let Some(files) = &self.unbuilt {
             // From the cache entry: cut its files, else build them all
             // (a cache that fails to cut is rebuilt or fetched again).
-            let mut files = files.clone();
+            let mut files: Vec<&RawFile> = files.iter().collect();
             super::prune::put_first(&mut files, service);
             if let Ok(Some(cut)) = super::prune::build(
-                files,
+                &files,
                 service,
                 method,
                 "the schema cache",
@@ -371,8 +371,9 @@ impl Reflection {
             return Ok(None);
         };
         let fetched = self.fetch(files).await?;
+        let files: Vec<&RawFile> = fetched.files.iter().collect();
         let cut = super::prune::build(
-            fetched.files.clone(),
+            &files,
             service,
             method,
             "server reflection",
